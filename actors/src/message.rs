@@ -1,0 +1,104 @@
+//! Types that travel between actors: ids, inbound messages, channel kinds.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies one conversation across restarts: `channel:external-id` (e.g. `telegram:42`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationId(Arc<str>);
+
+impl ConversationId {
+    pub fn new(channel: ChannelKind, external_id: &str) -> Self {
+        Self(format!("{channel}:{external_id}").into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The channels Chitin speaks; a closed set, so a typo is a compile error and not a lost message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Repl,
+    Webhook,
+    Gateway,
+    Telegram,
+    Slack,
+    /// Work started by Chitin itself (routines, heartbeat, jobs).
+    Internal,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Repl => "repl",
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Gateway => "gateway",
+            ChannelKind::Telegram => "telegram",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ChannelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user's message as a channel accepted it.
+///
+/// Stored before the session sees it, so a crash mid-turn loses nothing: the restarted session finds it in the
+/// store unanswered. Its `Debug` leaves the text out, because message text never goes into logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub conversation: ConversationId,
+    pub channel: ChannelKind,
+    /// The platform's own id for the message, used for deduplication.
+    pub platform_message_id: String,
+    /// The platform's id for the sender.
+    pub sender: String,
+    pub text: String,
+}
+
+impl fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbound")
+            .field("conversation", &self.conversation)
+            .field("channel", &self.channel)
+            .field("platform_message_id", &self.platform_message_id)
+            .field("sender", &self.sender)
+            .field("text_bytes", &self.text.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbound_debug_never_shows_text() {
+        let inbound = Inbound {
+            conversation: ConversationId::new(ChannelKind::Telegram, "42"),
+            channel: ChannelKind::Telegram,
+            platform_message_id: "7".into(),
+            sender: "42".into(),
+            text: "my bank pin is 1234".into(),
+        };
+        let printed = format!("{inbound:?}");
+        assert!(!printed.contains("1234"), "{printed}");
+        assert!(printed.contains("telegram:42"), "{printed}");
+    }
+}

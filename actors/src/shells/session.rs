@@ -1,0 +1,111 @@
+//! SessionActor: one per conversation; runs its turns one at a time, in arrival order.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::admission::Ticket;
+use crate::health::{HealthProbe, SelfReport};
+use crate::message::{ConversationId, Inbound};
+use crate::ports::TurnRunner;
+
+pub struct SessionActor;
+
+pub enum SessionMsg {
+    /// A user's message, already stored by its channel.
+    Inbound {
+        inbound: Inbound,
+        ticket: Ticket,
+    },
+    /// Timer: stop if nothing happened for the idle limit.
+    IdleCheck,
+    Health(RpcReplyPort<SelfReport>),
+}
+
+impl HealthProbe for SessionMsg {
+    fn health_probe(reply: RpcReplyPort<SelfReport>) -> Self {
+        SessionMsg::Health(reply)
+    }
+}
+
+pub struct SessionArgs {
+    pub conversation: ConversationId,
+    pub runner: Arc<dyn TurnRunner>,
+    /// Stop after this long without a message; the next message starts a fresh actor.
+    pub idle_after: Duration,
+}
+
+pub struct SessionState {
+    conversation: ConversationId,
+    runner: Arc<dyn TurnRunner>,
+    idle_after: Duration,
+    last_active: Instant,
+    turns: u64,
+}
+
+impl Actor for SessionActor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(&self, me: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
+        let check_every = (args.idle_after / 4).max(Duration::from_millis(10));
+        me.send_interval(check_every, || SessionMsg::IdleCheck);
+        Ok(SessionState {
+            conversation: args.conversation,
+            runner: args.runner,
+            idle_after: args.idle_after,
+            last_active: Instant::now(),
+            turns: 0,
+        })
+    }
+
+    async fn post_start(&self, _me: ActorRef<SessionMsg>, st: &mut SessionState) -> Result<(), ActorProcessingErr> {
+        // Answer what a crashed predecessor left unanswered before taking new messages.
+        let unanswered = st.runner.resume(&st.conversation).await?;
+        if !unanswered.is_empty() {
+            info!(conversation = %st.conversation, count = unanswered.len(), "resuming unanswered messages");
+        }
+        for inbound in unanswered {
+            run_turn(st, inbound).await;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<SessionMsg>,
+        msg: SessionMsg,
+        st: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SessionMsg::Inbound { inbound, ticket } => {
+                run_turn(st, inbound).await;
+                drop(ticket);
+            }
+            SessionMsg::IdleCheck => {
+                if st.last_active.elapsed() >= st.idle_after {
+                    info!(conversation = %st.conversation, turns = st.turns, "session idle; stopping");
+                    me.stop(Some("idle".into()));
+                }
+            }
+            SessionMsg::Health(reply) => {
+                let _ = reply.send(SelfReport::running(format!("{} turns", st.turns)));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn run_turn(st: &mut SessionState, inbound: Inbound) {
+    let span = info_span!("turn", conversation = %st.conversation, channel = %inbound.channel, message = %inbound.platform_message_id);
+    st.last_active = Instant::now();
+    if let Err(error) = st.runner.run_turn(inbound).instrument(span).await {
+        // The runner already told the user; a failed turn must not take the conversation down.
+        warn!(%error, "turn failed");
+    }
+    st.turns += 1;
+    st.last_active = Instant::now();
+}

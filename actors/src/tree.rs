@@ -1,0 +1,148 @@
+//! The root of the actor tree (design §2): builds it, answers status, delivers inbound, shuts it down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::admission::OverloadPolicy;
+use crate::error::{BusError, call_outcome};
+use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
+use crate::message::Inbound;
+use crate::ports::TurnRunner;
+use crate::shells::job_worker::JobWorker;
+use crate::shells::memory_indexer::MemoryIndexer;
+use crate::shells::repairer::Repairer;
+use crate::shells::sandbox_pool::SandboxPool;
+use crate::shells::scheduler::Scheduler;
+use crate::shells::session_router::{self, RouterMsg, SessionRegistry, SessionRouter, SessionRouterArgs};
+use crate::slot::ChildSlot;
+use crate::supervision::{ChildSpec, RestartPolicy, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
+
+/// Sizes and timings of the tree, taken from the validated config.
+#[derive(Debug, Clone)]
+pub struct TreeSettings {
+    pub job_workers: usize,
+    pub sandbox_permits: usize,
+    pub scheduler_tick: Duration,
+    pub repair_every: Duration,
+    pub session_idle: Duration,
+    pub session_queue: usize,
+    pub session_overload: OverloadPolicy,
+    pub restart: RestartPolicy,
+}
+
+/// What the root crate plugs into the tree.
+pub struct TreeServices {
+    pub turn_runner: Arc<dyn TurnRunner>,
+    /// One spec per enabled channel; they live under the channel supervisor.
+    pub channels: Vec<ChildSpec>,
+}
+
+/// A running actor tree.
+pub struct ActorTree {
+    root: ActorRef<SupervisorMsg>,
+    /// Taken by whoever waits for the root to end.
+    join: Mutex<Option<JoinHandle<()>>>,
+    router: ChildSlot<RouterMsg>,
+    registry: SessionRegistry,
+}
+
+impl ActorTree {
+    pub async fn start(settings: TreeSettings, services: TreeServices) -> Result<Self, BusError> {
+        let router = ChildSlot::new();
+        let registry = SessionRegistry::default();
+        let restart = settings.restart.clone();
+
+        let channels = SupervisorSpec {
+            name: "channels".into(),
+            strategy: Strategy::OneForOne,
+            children: services.channels.into_iter().map(|c| c.with_policy(restart.clone())).collect(),
+        };
+        let job_workers = SupervisorSpec {
+            name: "jobs".into(),
+            strategy: Strategy::OneForOne,
+            children: (0..settings.job_workers)
+                .map(|slot| ChildSpec::new(format!("job-worker-{slot}"), ChildSlot::new(), move || (JobWorker, slot)))
+                .map(|c| c.with_policy(restart.clone()))
+                .collect(),
+        };
+        let router_args = SessionRouterArgs {
+            runner: services.turn_runner,
+            registry: registry.clone(),
+            idle_after: settings.session_idle,
+            queue_capacity: settings.session_queue,
+            overload: settings.session_overload,
+            restart: restart.clone(),
+        };
+        let (sandbox_permits, tick, sweep) = (settings.sandbox_permits, settings.scheduler_tick, settings.repair_every);
+        let children = vec![
+            ChildSpec::new("channels", ChildSlot::new(), move || (Supervisor, channels.clone())),
+            ChildSpec::new("sessions", router.clone(), move || (SessionRouter, router_args.clone())),
+            ChildSpec::new("jobs", ChildSlot::new(), move || (Supervisor, job_workers.clone())),
+            ChildSpec::new("sandbox", ChildSlot::new(), move || (SandboxPool, sandbox_permits)),
+            ChildSpec::new("memory-indexer", ChildSlot::new(), || (MemoryIndexer, ())),
+            ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, tick)),
+            ChildSpec::new("repairer", ChildSlot::new(), move || (Repairer, sweep)),
+        ];
+        let spec = SupervisorSpec {
+            name: "root".into(),
+            strategy: Strategy::OneForOne,
+            children: children.into_iter().map(|c| c.with_policy(restart.clone())).collect(),
+        };
+        let (root, join) = Actor::spawn(None, Supervisor, spec)
+            .await
+            .map_err(|source| BusError::Spawn { actor: "root supervisor".into(), source })?;
+        info!("actor tree started");
+        Ok(Self { root, join: Mutex::new(Some(join)), router, registry })
+    }
+
+    /// The whole tree's health, for `chitin status` and `/readyz`.
+    pub async fn health(&self) -> Result<HealthNode, BusError> {
+        let timeout_ms = PROBE_TIMEOUT_MS * 2;
+        let result = self.root.call(SupervisorMsg::Health, Some(Duration::from_millis(timeout_ms))).await;
+        let report = call_outcome("root supervisor", timeout_ms, result)?;
+        Ok(HealthNode {
+            name: "chitin".into(),
+            state: report.state,
+            restarts: 0,
+            detail: report.detail,
+            children: report.children,
+        })
+    }
+
+    /// Hands a stored inbound message to its conversation's session.
+    pub async fn deliver(&self, inbound: Inbound) -> Result<(), BusError> {
+        let router = self.router.get().ok_or_else(|| BusError::ActorDown { actor: "session router".into() })?;
+        session_router::deliver(&router, &self.registry, inbound).await
+    }
+
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.registry
+    }
+
+    /// Resolves when the root ends by itself, i.e. a failure escalated all the way up.
+    pub async fn failed(&self) {
+        let join = self.join.lock().await.take();
+        match join {
+            Some(join) => {
+                let _ = join.await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Stops every actor, children before parents, waiting up to `grace`; then kills what is left.
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), BusError> {
+        info!(grace_secs = grace.as_secs_f64(), "stopping actor tree");
+        if self.root.stop_and_wait(Some("shutdown".into()), Some(grace)).await.is_err() {
+            warn!("actor tree did not stop within the grace period; killing it");
+            self.root.kill();
+            return Err(BusError::Timeout { actor: "root supervisor".into(), timeout_ms: grace.as_millis() as u64 });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The gateway: Chitin's HTTP server. Health and status live here; later channels mount their routes on it.
+
+mod admin;
+mod server;
+
+pub use admin::{StatusPort, admin_routes};
+pub use server::{GatewayError, GatewayServer};

@@ -1,0 +1,137 @@
+//! The command line: arguments (clap derive), dispatch, and exit codes.
+
+mod config_cmd;
+mod run;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigSources};
+use crate::telemetry::{self, LogFormat};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime failure (see the error message)
+  2  invalid usage or configuration
+  3  no running Chitin instance answered (chitin status)";
+
+#[derive(Debug, Parser)]
+#[command(name = "chitin", version, about = "A self-hosted personal AI assistant you can trust with your private data")]
+#[command(after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Config file to use instead of $XDG_CONFIG_HOME/chitin/config.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output (-q errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start Chitin: the actor tree and the gateway (and the REPL when the terminal is interactive).
+    #[command(
+        after_help = "Example:\n  chitin run --no-repl        # as a service, e.g. under systemd\n\nStops on SIGINT/SIGTERM after finishing in-flight work (shutdown.grace_secs); a second signal exits at once."
+    )]
+    Run {
+        /// Do not open the interactive REPL, even on a terminal.
+        #[arg(long)]
+        no_repl: bool,
+    },
+    /// Show the running instance's actor tree with states and restart counts.
+    #[command(
+        after_help = "Example:\n  chitin status --json | jq '.children[].name'\n\nAsks the instance listening on gateway.bind; exits 3 when none answers."
+    )]
+    Status {
+        /// Print the tree as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  chitin completions bash > ~/.local/share/bash-completion/completions/chitin")]
+    Completions {
+        /// The shell to generate for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (defaults < file < environment), credentials redacted.
+    #[command(after_help = "Example:\n  CHITIN_LLM__MODEL=gpt-4o-mini chitin config show")]
+    Show,
+    /// Validate the configuration and report every problem with its key and source.
+    #[command(after_help = "Example:\n  chitin --config ./config.toml config check")]
+    Check,
+}
+
+/// Parses the arguments, runs the command, maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = cli.verbose as i8 - cli.quiet as i8;
+    let default_level = if matches!(cli.command, Command::Run { .. }) { "info" } else { "warn" };
+    let log_filter = std::env::var("CHITIN_LOG").ok();
+    telemetry::init(cli.log_format, verbosity, default_level, log_filter.as_deref());
+
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "chitin", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
+    let config = match config::load(&ConfigSources::from_process(cli.config.clone())) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Config(ConfigCommand::Show) => config_cmd::show(&config),
+        Command::Config(ConfigCommand::Check) => config_cmd::check(&config),
+        Command::Status { json } => with_runtime(|| status::status(&config, json)),
+        Command::Run { no_repl } => with_runtime(|| run::run(config, no_repl)),
+        Command::Completions { .. } => ExitCode::SUCCESS,
+    }
+}
+
+fn with_runtime<F, Fut>(command: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(command()),
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What commands hand back to `main`, as a process exit code.
+pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The config a command was given, for subcommands that only need one section.
+pub(crate) type Effective = Config;

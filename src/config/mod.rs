@@ -1,0 +1,119 @@
+//! Chitin's configuration: the typed schema, its sources in order, and validation.
+//!
+//! Sources, later ones winning: `config/default.toml` (embedded), the user's file, `CHITIN_*` variables.
+
+mod load;
+mod secret;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, ConfigSources, load};
+pub use secret::{REDACTED, SecretValue};
+
+/// The whole configuration, as deserialized from the merged sources.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the database, keys and workspace live; `None` means `$XDG_DATA_HOME/chitin`.
+    pub data_dir: Option<PathBuf>,
+    pub database: DatabaseConfig,
+    pub llm: LlmConfig,
+    pub gateway: GatewayConfig,
+    pub agent: AgentConfig,
+    pub jobs: JobsConfig,
+    pub sandbox: SandboxConfig,
+    pub supervision: SupervisionConfig,
+    pub shutdown: ShutdownConfig,
+    pub channels: ChannelsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; `None` means SQLite in the data dir. May hold a password, hence secret.
+    pub url: Option<SecretValue>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmProvider {
+    Openai,
+    Anthropic,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: LlmProvider,
+    /// `None` means the provider's official endpoint.
+    pub base_url: Option<String>,
+    pub api_key: Option<SecretValue>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub bind: SocketAddr,
+    /// Required before binding beyond loopback, so the gateway is never open to a network unauthenticated.
+    pub token: Option<SecretValue>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub idle_secs: u64,
+    pub queue_capacity: usize,
+    pub queue_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionConfig {
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub max_restarts: u32,
+    pub window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsConfig {
+    pub telegram: TelegramConfig,
+    pub slack: SlackConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    pub enabled: bool,
+    pub bot_token: Option<SecretValue>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub enabled: bool,
+    pub bot_token: Option<SecretValue>,
+}

@@ -1,0 +1,5 @@
+//! The `chitin` binary.
+
+fn main() -> std::process::ExitCode {
+    chitin::cli::main()
+}

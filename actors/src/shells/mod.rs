@@ -7,3 +7,6 @@ pub mod sandbox_pool;
 pub mod scheduler;
 pub mod session;
 pub mod session_router;
+
+#[cfg(test)]
+mod tests;

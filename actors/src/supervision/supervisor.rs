@@ -219,7 +219,11 @@ fn on_child_failed(
             for i in affected {
                 st.children[i].state = ActorState::Restarting;
             }
-            me.send_after(delay, move || SupervisorMsg::Restart { index });
+            if delay.is_zero() {
+                me.cast(SupervisorMsg::Restart { index })?;
+            } else {
+                me.send_after(delay, move || SupervisorMsg::Restart { index });
+            }
             Ok(())
         }
         RestartDecision::Escalate => {

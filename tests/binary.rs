@@ -1,0 +1,127 @@
+//! The real binary: help, config commands, exit codes, start-up errors, status, signals, no leaked secrets.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::support::process::{Sandbox, http_get, text, write_file};
+
+#[test]
+fn help_lists_commands_and_exit_codes_and_each_subcommand_has_an_example() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.run(&["--help"]);
+    assert!(output.status.success());
+    let help = text(&output.stdout);
+    for word in ["run", "status", "config", "completions", "Exit codes", "--log-format"] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    for sub in [
+        &["run", "--help"][..],
+        &["status", "--help"],
+        &["config", "show", "--help"],
+        &["config", "check", "--help"],
+        &["completions", "--help"],
+    ] {
+        let output = sandbox.run(sub);
+        assert!(output.status.success(), "{sub:?}");
+        assert!(text(&output.stdout).contains("Example"), "{sub:?} --help has no example");
+    }
+    let version = sandbox.run(&["--version"]);
+    assert!(text(&version.stdout).starts_with("chitin "), "{}", text(&version.stdout));
+}
+
+#[test]
+fn config_check_on_a_broken_file_exits_2_with_the_problem() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path("broken.toml");
+    write_file(&file, "[agent]\nidle_secs = \"soon\"\n");
+    let output = sandbox.run(&["--config", file.to_str().expect("utf-8"), "config", "check"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("agent.idle_secs") && stderr.contains("broken.toml"), "{stderr}");
+}
+
+#[test]
+fn invalid_config_starts_nothing() {
+    let sandbox = Sandbox::new().env("CHITIN_SHUTDOWN__GRACE", "3");
+    let output = sandbox.run(&["run", "--no-repl"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("shutdown.grace"), "{}", text(&output.stderr));
+    assert!(!sandbox.data_dir().exists(), "nothing may be created when the config is invalid");
+}
+
+#[test]
+fn config_show_prints_effective_values_with_credentials_redacted() {
+    let sandbox = Sandbox::new().env("CHITIN_LLM__API_KEY", "sk-planted-show-999").env("CHITIN_LLM__MODEL", "m-1");
+    let output = sandbox.run(&["config", "show"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let shown = text(&output.stdout);
+    assert!(shown.contains("model = \"m-1\""), "{shown}");
+    assert!(shown.contains("<redacted>") && !shown.contains("planted-show"), "{shown}");
+}
+
+#[test]
+fn completions_are_generated() {
+    let output = Sandbox::new().run(&["completions", "bash"]);
+    assert!(output.status.success());
+    assert!(text(&output.stdout).contains("_chitin"), "not a bash completion script");
+}
+
+#[test]
+fn status_without_an_instance_exits_3() {
+    let output = Sandbox::new().run(&["status"]);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(text(&output.stderr).contains("chitin run"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn run_serves_health_and_status_then_exits_0_on_sigterm_without_logging_secrets() {
+    let planted = "sk-planted-log-secret-4242";
+    let sandbox = Sandbox::new().env("CHITIN_LLM__API_KEY", planted).env("CHITIN_SHUTDOWN__GRACE_SECS", "5");
+    let mut running = sandbox.start(&["-vv", "--log-format", "json"]);
+
+    assert_eq!(http_get(running.port, "/healthz"), Some((200, "ok\n".into())));
+    let status = sandbox.run(&["status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let tree = text(&status.stdout);
+    for actor in ["channels", "sessions", "jobs", "job-worker-0", "sandbox", "memory-indexer", "scheduler", "repairer"]
+    {
+        assert!(tree.contains(actor), "status lacks {actor}:\n{tree}");
+    }
+    let json = sandbox.run(&["status", "--json"]);
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status --json is JSON");
+    assert_eq!(parsed["state"], "running");
+    assert_eq!(parsed["children"].as_array().map(Vec::len), Some(7));
+
+    let mode = std::fs::metadata(sandbox.data_dir()).expect("data dir created").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+
+    running.signal(Signal::SIGTERM);
+    let output = running.wait_exit(Duration::from_secs(5 + 5)).expect("exits within the grace period");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let logs = text(&output.stderr) + &text(&output.stdout);
+    assert!(logs.contains("stopped cleanly"), "{logs}");
+    assert!(logs.contains("\"level\""), "--log-format json must print JSON lines");
+    assert!(!logs.contains(planted), "a secret reached the logs");
+}
+
+#[test]
+fn sigint_also_stops_cleanly() {
+    let sandbox = Sandbox::new();
+    let mut running = sandbox.start(&[]);
+    running.signal(Signal::SIGINT);
+    let output = running.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_taken_port_is_named_with_the_key_that_sets_it() {
+    let blocker = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = blocker.local_addr().expect("addr").port();
+    let sandbox = Sandbox::new().env("CHITIN_GATEWAY__BIND", &format!("127.0.0.1:{port}"));
+    let output = sandbox.run(&["run", "--no-repl"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&port.to_string()) && stderr.contains("gateway.bind"), "{stderr}");
+}

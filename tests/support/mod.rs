@@ -1,0 +1,3 @@
+//! Shared test support: the real `chitin` binary in a private sandbox of directories and environment.
+
+pub mod process;

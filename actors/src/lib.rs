@@ -9,6 +9,7 @@ pub mod message;
 pub mod ports;
 pub mod shells;
 pub mod slot;
+pub mod span;
 pub mod supervision;
 pub mod tree;
 

@@ -32,10 +32,11 @@ impl Actor for JobWorker {
 
     async fn handle(
         &self,
-        _me: ActorRef<JobWorkerMsg>,
+        me: ActorRef<JobWorkerMsg>,
         msg: JobWorkerMsg,
         st: &mut JobWorkerState,
     ) -> Result<(), ActorProcessingErr> {
+        let _span = crate::span::actor_span("job_worker", me.get_id()).entered();
         match msg {
             JobWorkerMsg::Health(reply) => {
                 let _ = reply.send(SelfReport::running(format!("slot {}: idle, no job queue connected", st.slot)));

@@ -27,10 +27,11 @@ impl Actor for MemoryIndexer {
 
     async fn handle(
         &self,
-        _me: ActorRef<MemoryIndexerMsg>,
+        me: ActorRef<MemoryIndexerMsg>,
         msg: MemoryIndexerMsg,
         _st: &mut (),
     ) -> Result<(), ActorProcessingErr> {
+        let _span = crate::span::actor_span("memory_indexer", me.get_id()).entered();
         match msg {
             MemoryIndexerMsg::Health(reply) => {
                 let _ = reply.send(SelfReport::running("idle; no memory store connected"));

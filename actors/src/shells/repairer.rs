@@ -38,10 +38,11 @@ impl Actor for Repairer {
 
     async fn handle(
         &self,
-        _me: ActorRef<RepairMsg>,
+        me: ActorRef<RepairMsg>,
         msg: RepairMsg,
         st: &mut RepairState,
     ) -> Result<(), ActorProcessingErr> {
+        let _span = crate::span::actor_span("repairer", me.get_id()).entered();
         match msg {
             RepairMsg::Sweep => {
                 st.sweeps += 1;

@@ -40,10 +40,11 @@ impl Actor for SandboxPool {
 
     async fn handle(
         &self,
-        _me: ActorRef<SandboxPoolMsg>,
+        me: ActorRef<SandboxPoolMsg>,
         msg: SandboxPoolMsg,
         st: &mut SandboxPoolState,
     ) -> Result<(), ActorProcessingErr> {
+        let _span = crate::span::actor_span("sandbox_pool", me.get_id()).entered();
         match msg {
             SandboxPoolMsg::Health(reply) => {
                 let busy = st.capacity - st.permits.available_permits();

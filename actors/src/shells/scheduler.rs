@@ -43,10 +43,11 @@ impl Actor for Scheduler {
 
     async fn handle(
         &self,
-        _me: ActorRef<SchedulerMsg>,
+        me: ActorRef<SchedulerMsg>,
         msg: SchedulerMsg,
         st: &mut SchedulerState,
     ) -> Result<(), ActorProcessingErr> {
+        let _span = crate::span::actor_span("scheduler", me.get_id()).entered();
         match msg {
             SchedulerMsg::Tick => {
                 st.ticks += 1;

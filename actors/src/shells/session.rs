@@ -80,22 +80,27 @@ impl Actor for SessionActor {
         msg: SessionMsg,
         st: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            SessionMsg::Inbound { inbound, ticket } => {
-                run_turn(st, inbound).await;
-                drop(ticket);
-            }
-            SessionMsg::IdleCheck => {
-                if st.last_active.elapsed() >= st.idle_after {
-                    info!(conversation = %st.conversation, turns = st.turns, "session idle; stopping");
-                    me.stop(Some("idle".into()));
+        let span = tracing::info_span!("actor", kind = "session", id = %me.get_id(), conversation = %st.conversation);
+        async move {
+            match msg {
+                SessionMsg::Inbound { inbound, ticket } => {
+                    run_turn(st, inbound).await;
+                    drop(ticket);
+                }
+                SessionMsg::IdleCheck => {
+                    if st.last_active.elapsed() >= st.idle_after {
+                        info!(conversation = %st.conversation, turns = st.turns, "session idle; stopping");
+                        me.stop(Some("idle".into()));
+                    }
+                }
+                SessionMsg::Health(reply) => {
+                    let _ = reply.send(SelfReport::running(format!("{} turns", st.turns)));
                 }
             }
-            SessionMsg::Health(reply) => {
-                let _ = reply.send(SelfReport::running(format!("{} turns", st.turns)));
-            }
+            Ok(())
         }
-        Ok(())
+        .instrument(span)
+        .await
     }
 }
 

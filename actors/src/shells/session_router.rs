@@ -107,40 +107,8 @@ impl Actor for SessionRouter {
         msg: RouterMsg,
         st: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            RouterMsg::Open { conversation, reply } => {
-                let result = match st.args.registry.get(&conversation).filter(|handle| is_alive(&handle.actor)) {
-                    Some(handle) => Ok(handle),
-                    None => spawn_session(&me, st, conversation, None).await.map_err(|error| error.to_string()),
-                };
-                let _ = reply.send(result);
-            }
-            RouterMsg::Restart { conversation } => {
-                let gate = st.args.registry.get(&conversation).map(|handle| handle.gate);
-                if let Err(error) = spawn_session(&me, st, conversation.clone(), gate).await {
-                    warn!(%conversation, %error, "session restart failed; it starts again on the next message");
-                    st.args.registry.sessions.remove(&conversation);
-                }
-            }
-            RouterMsg::Health(reply) => {
-                let children = st
-                    .args
-                    .registry
-                    .sessions
-                    .iter()
-                    .map(|entry| HealthNode {
-                        name: format!("session {}", entry.key()),
-                        state: ActorState::Running,
-                        restarts: st.histories.get(entry.key()).map_or(0, RestartHistory::total_restarts),
-                        detail: format!("{} queued", entry.value().gate.depth()),
-                        children: Vec::new(),
-                    })
-                    .collect();
-                let mut report = SelfReport::running(format!("{} live sessions", st.args.registry.len()));
-                report.children = children;
-                let _ = reply.send(report);
-            }
-        }
+        let span = crate::span::actor_span("session_router", me.get_id());
+        handle_router_msg(&me, msg, st).instrument(span).await;
         Ok(())
     }
 
@@ -174,6 +142,43 @@ impl Actor for SessionRouter {
             SupervisionEvent::ActorStarted(_) | SupervisionEvent::ProcessGroupChanged(_) => {}
         }
         Ok(())
+    }
+}
+
+async fn handle_router_msg(me: &ActorRef<RouterMsg>, msg: RouterMsg, st: &mut RouterState) {
+    match msg {
+        RouterMsg::Open { conversation, reply } => {
+            let result = match st.args.registry.get(&conversation).filter(|handle| is_alive(&handle.actor)) {
+                Some(handle) => Ok(handle),
+                None => spawn_session(me, st, conversation, None).await.map_err(|error| error.to_string()),
+            };
+            let _ = reply.send(result);
+        }
+        RouterMsg::Restart { conversation } => {
+            let gate = st.args.registry.get(&conversation).map(|handle| handle.gate);
+            if let Err(error) = spawn_session(me, st, conversation.clone(), gate).await {
+                warn!(%conversation, %error, "session restart failed; it starts again on the next message");
+                st.args.registry.sessions.remove(&conversation);
+            }
+        }
+        RouterMsg::Health(reply) => {
+            let children = st
+                .args
+                .registry
+                .sessions
+                .iter()
+                .map(|entry| HealthNode {
+                    name: format!("session {}", entry.key()),
+                    state: ActorState::Running,
+                    restarts: st.histories.get(entry.key()).map_or(0, RestartHistory::total_restarts),
+                    detail: format!("{} queued", entry.value().gate.depth()),
+                    children: Vec::new(),
+                })
+                .collect();
+            let mut report = SelfReport::running(format!("{} live sessions", st.args.registry.len()));
+            report.children = children;
+            let _ = reply.send(report);
+        }
     }
 }
 

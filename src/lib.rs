@@ -4,5 +4,6 @@ pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod data_dir;
+pub mod llm;
 pub mod service;
 pub mod telemetry;

@@ -20,7 +20,7 @@ pub struct Config {
     /// Where the database, keys and workspace live; `None` means `$XDG_DATA_HOME/chitin`.
     pub data_dir: Option<PathBuf>,
     pub database: DatabaseConfig,
-    pub llm: LlmConfig,
+    pub llm: crate::llm::LlmConfig,
     pub gateway: GatewayConfig,
     pub agent: AgentConfig,
     pub jobs: JobsConfig,
@@ -35,23 +35,6 @@ pub struct Config {
 pub struct DatabaseConfig {
     /// `sqlite://…` or `postgres://…`; `None` means SQLite in the data dir. May hold a password, hence secret.
     pub url: Option<SecretValue>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LlmProvider {
-    Openai,
-    Anthropic,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct LlmConfig {
-    pub provider: LlmProvider,
-    /// `None` means the provider's official endpoint.
-    pub base_url: Option<String>,
-    pub api_key: Option<SecretValue>,
-    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

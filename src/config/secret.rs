@@ -20,7 +20,7 @@ impl SecretValue {
     }
 
     /// The name in the secret store, when the value is a `secret:NAME` reference.
-    pub fn store_reference(&self) -> Option<&str> {
+    pub fn secret_name(&self) -> Option<&str> {
         self.0.strip_prefix("secret:")
     }
 
@@ -30,7 +30,7 @@ impl SecretValue {
     }
 
     fn shown(&self) -> String {
-        match self.store_reference() {
+        match self.secret_name() {
             Some(name) => format!("secret:{name}"),
             None => REDACTED.to_string(),
         }
@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn references_print_their_name() {
         let secret = SecretValue::new("secret:telegram");
-        assert_eq!(secret.store_reference(), Some("telegram"));
+        assert_eq!(secret.secret_name(), Some("telegram"));
         assert_eq!(secret.to_string(), "secret:telegram");
     }
 }

@@ -3,7 +3,11 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod data_dir;
+pub mod intake;
 pub mod llm;
 pub mod service;
+pub mod store;
 pub mod telemetry;
+pub mod tools;

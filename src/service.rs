@@ -1,26 +1,51 @@
-//! The running service: wires the actor tree and the gateway from the config, and stops them in order.
+//! The running service: opens storage, wires agent, actor tree and gateway from the config, and stops them in order.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::supervision::RestartPolicy;
-use chitin_actors::{ActorTree, BusError, HealthNode, OverloadPolicy, TreeServices, TreeSettings};
+use chitin_actors::{
+    ActorTree, BusError, ConversationId, HealthNode, OverloadPolicy, ReplyHub, TreeServices, TreeSettings,
+};
+use chitin_channels::gateway::auth::GatewayAuth;
 use chitin_channels::gateway::{self, GatewayError, GatewayServer, StatusPort};
+use chitin_channels::ports::Intake;
+use chitin_channels::{openai_api, webhook};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
-use crate::agent::NoAgent;
+use crate::agent::{Agent, AgentSettings, prompt};
 use crate::config::Config;
+use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
+use crate::intake::StoreIntake;
+use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
+use crate::store::{Store, StoreError};
+use crate::tools::{ToolError, ToolRegistry, builtin_tools};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error(transparent)]
     DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    MasterKey(#[from] CryptoError),
+    #[error("cannot open storage")]
+    Store(#[from] StoreError),
+    #[error("cannot create the identity files in {path}")]
+    Workspace {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the llm section is not usable")]
+    Llm(#[from] LlmError),
+    #[error("a built-in tool is broken")]
+    Tools(#[from] ToolError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
     #[error("could not start the actor tree")]
@@ -29,41 +54,77 @@ pub enum ServiceError {
     Shutdown(#[source] BusError),
 }
 
+/// Inputs read from the process environment in `main`, passed in so nothing below reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceEnv {
+    /// `CHITIN_MASTER_KEY`, when set (else the key file in the data dir).
+    pub master_key: Option<String>,
+}
+
 /// Chitin while it runs.
 pub struct Service {
     tree: Arc<ActorTree>,
+    store: Store,
+    intake: Arc<dyn Intake>,
     gateway_addr: SocketAddr,
     gateway: JoinHandle<Result<(), GatewayError>>,
     stop_gateway: oneshot::Sender<()>,
 }
 
 impl Service {
-    /// Starts everything; the gateway port is bound first so a taken port fails before any actor starts.
-    pub async fn start(config: &Config) -> Result<Self, ServiceError> {
-        if let Some(dir) = &config.data_dir {
-            data_dir::ensure(dir)?;
-        }
+    /// Starts everything. The gateway port is bound before any actor starts, so a taken port fails cleanly.
+    pub async fn start(config: &Config, env: &ServiceEnv) -> Result<Self, ServiceError> {
+        let data_dir = config.data_dir.clone().unwrap_or_default();
+        data_dir::ensure(&data_dir)?;
         let server = GatewayServer::bind(config.gateway.bind).await?;
+        let master_key = MasterKey::load(env.master_key.as_deref(), &data_dir)?;
+        let store = Store::connect(&config.database, &data_dir, &master_key).await?;
+
+        let workspace = prompt::default_workspace(&data_dir);
+        prompt::ensure_identity_files(&workspace)
+            .map_err(|source| ServiceError::Workspace { path: workspace.clone(), source })?;
+        let llm = build_llm(&config.llm)?;
+        let mut tools = ToolRegistry::new();
+        for tool in builtin_tools() {
+            tools.register(tool)?;
+        }
+        tools.require_approval(config.agent.require_approval.iter().cloned());
+        let hub = ReplyHub::default();
+        let agent = Agent::new(store.clone(), llm, Arc::new(tools), hub.clone(), agent_settings(config, &workspace));
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),
-                TreeServices { turn_runner: Arc::new(NoAgent), channels: Vec::new() },
+                TreeServices { turn_runner: Arc::new(agent), channels: Vec::new() },
             )
             .await
             .map_err(ServiceError::Actors)?,
         );
+        let intake: Arc<dyn Intake> = Arc::new(StoreIntake::new(store.clone(), Arc::clone(&tree), hub));
+        wake_unanswered(&store, &tree).await;
+
+        let auth = GatewayAuth::new(
+            config.gateway.token.as_ref().map(|t| t.expose().to_string()),
+            config.gateway.webhook_secret.as_ref().map(|s| s.expose().to_string()),
+        );
+        let routes = gateway::admin_routes(Arc::new(TreeStatus(Arc::clone(&tree))))
+            .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
+            .merge(openai_api::routes(Arc::clone(&intake), auth));
         let (stop_gateway, stopped) = oneshot::channel::<()>();
         let gateway_addr = server.local_addr();
-        let routes = gateway::admin_routes(Arc::new(TreeStatus(Arc::clone(&tree))));
         let gateway = server.serve(routes, async move {
             let _ = stopped.await;
         });
-        info!(gateway = %gateway_addr, "chitin is running");
-        Ok(Self { tree, gateway_addr, gateway, stop_gateway })
+        info!(gateway = %gateway_addr, data_dir = %data_dir.display(), "chitin is running");
+        Ok(Self { tree, store, intake, gateway_addr, gateway, stop_gateway })
     }
 
     pub fn gateway_addr(&self) -> SocketAddr {
         self.gateway_addr
+    }
+
+    /// The channels' way in, for the REPL.
+    pub fn intake(&self) -> Arc<dyn Intake> {
+        Arc::clone(&self.intake)
     }
 
     /// Resolves when the service cannot go on by itself: the root actor failed or the gateway died.
@@ -78,7 +139,8 @@ impl Service {
         }
     }
 
-    /// Stops intake (the gateway stops accepting), lets in-flight work finish within `grace`, stops every actor.
+    /// Stops intake (the gateway stops accepting), lets in-flight work finish within `grace`, stops every actor,
+    /// then closes storage.
     pub async fn shutdown(self, grace: Duration) -> Result<(), ServiceError> {
         let _ = self.stop_gateway.send(());
         let tree_result = self.tree.shutdown(grace).await;
@@ -88,7 +150,56 @@ impl Service {
             Err(_) => error!("gateway did not finish its requests within the grace period"),
             Ok(Ok(Ok(()))) => {}
         }
+        self.store.close().await;
         tree_result.map_err(ServiceError::Shutdown)
+    }
+}
+
+/// `None` when no provider is configured at all: the agent then tells users how to set one up.
+fn build_llm(config: &LlmConfig) -> Result<Option<Arc<dyn LlmProvider>>, LlmError> {
+    let configured = config.api_key.is_some() || config.base_url.is_some() || !config.fallbacks.is_empty();
+    if !configured {
+        warn!("no language model configured (llm.api_key / llm.base_url); conversations get setup instructions");
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(FailoverChain::from_config(config)?)))
+}
+
+/// Conversations with messages accepted before a crash but never answered get their session started now.
+async fn wake_unanswered(store: &Store, tree: &ActorTree) {
+    let pending = match store.conversations().unprocessed(10_000).await {
+        Ok(pending) => pending,
+        Err(error) => {
+            warn!(%error, "could not look for unanswered messages");
+            return;
+        }
+    };
+    let mut stored_ids: Vec<_> = pending.iter().map(|message| message.conversation_id).collect();
+    stored_ids.dedup();
+    let mut conversations: Vec<ConversationId> = Vec::new();
+    for stored_id in stored_ids {
+        let Ok(Some(conversation)) = store.conversations().get(stored_id).await else { continue };
+        let Some(kind) = crate::agent::channel_kind(&conversation.channel) else { continue };
+        let id = ConversationId::new(kind, &conversation.external_id);
+        if !conversations.contains(&id) {
+            conversations.push(id);
+        }
+    }
+    for conversation in conversations {
+        info!(%conversation, "resuming a conversation with unanswered messages");
+        if let Err(error) = tree.wake(conversation).await {
+            warn!(%error, "could not resume a conversation");
+        }
+    }
+}
+
+fn agent_settings(config: &Config, workspace: &Path) -> AgentSettings {
+    AgentSettings {
+        max_steps: config.agent.max_steps,
+        context_tokens: config.agent.context_tokens,
+        history_messages: config.agent.history_messages,
+        tool_timeout: Duration::from_secs(config.agent.tool_timeout_secs),
+        workspace: workspace.to_path_buf(),
     }
 }
 

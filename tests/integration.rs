@@ -2,7 +2,10 @@
 
 mod support;
 
+mod agent;
 mod architecture;
 mod binary;
 mod config;
+mod gateway_api;
 mod llm;
+mod repl;

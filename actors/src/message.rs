@@ -17,6 +17,11 @@ impl ConversationId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The platform's own id of the conversation (chat, channel, thread): everything after `channel:`.
+    pub fn external_id(&self) -> &str {
+        self.0.split_once(':').map_or(&self.0, |(_, external)| external)
+    }
 }
 
 impl fmt::Display for ConversationId {
@@ -34,6 +39,8 @@ pub enum ChannelKind {
     Gateway,
     Telegram,
     Slack,
+    /// The OpenAI-compatible HTTP API.
+    Api,
     /// Work started by Chitin itself (routines, heartbeat, jobs).
     Internal,
 }
@@ -46,6 +53,7 @@ impl ChannelKind {
             ChannelKind::Gateway => "gateway",
             ChannelKind::Telegram => "telegram",
             ChannelKind::Slack => "slack",
+            ChannelKind::Api => "api",
             ChannelKind::Internal => "internal",
         }
     }
@@ -67,6 +75,8 @@ pub struct Inbound {
     pub channel: ChannelKind,
     /// The platform's own id for the message, used for deduplication.
     pub platform_message_id: String,
+    /// The store's id of this message, under which the reply is filed.
+    pub record_id: i64,
     /// The platform's id for the sender.
     pub sender: String,
     pub text: String,
@@ -78,6 +88,7 @@ impl fmt::Debug for Inbound {
             .field("conversation", &self.conversation)
             .field("channel", &self.channel)
             .field("platform_message_id", &self.platform_message_id)
+            .field("record_id", &self.record_id)
             .field("sender", &self.sender)
             .field("text_bytes", &self.text.len())
             .finish()
@@ -94,6 +105,7 @@ mod tests {
             conversation: ConversationId::new(ChannelKind::Telegram, "42"),
             channel: ChannelKind::Telegram,
             platform_message_id: "7".into(),
+            record_id: 1,
             sender: "42".into(),
             text: "my bank pin is 1234".into(),
         };

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use crate::admission::OverloadPolicy;
 use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
-use crate::message::Inbound;
+use crate::message::{ConversationId, Inbound};
 use crate::ports::TurnRunner;
 use crate::shells::job_worker::JobWorker;
 use crate::shells::memory_indexer::MemoryIndexer;
@@ -118,6 +118,12 @@ impl ActorTree {
     pub async fn deliver(&self, inbound: Inbound) -> Result<(), BusError> {
         let router = self.router.get().ok_or_else(|| BusError::ActorDown { actor: "session router".into() })?;
         session_router::deliver(&router, &self.registry, inbound).await
+    }
+
+    /// Starts a conversation's session without a new message, so it answers what it finds unanswered.
+    pub async fn wake(&self, conversation: ConversationId) -> Result<(), BusError> {
+        let router = self.router.get().ok_or_else(|| BusError::ActorDown { actor: "session router".into() })?;
+        session_router::open(&router, conversation).await.map(|_| ())
     }
 
     pub fn sessions(&self) -> &SessionRegistry {

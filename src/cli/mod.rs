@@ -103,7 +103,10 @@ pub fn main() -> ExitCode {
         Command::Config(ConfigCommand::Show) => config_cmd::show(&config),
         Command::Config(ConfigCommand::Check) => config_cmd::check(&config),
         Command::Status { json } => with_runtime(|| status::status(&config, json)),
-        Command::Run { no_repl } => with_runtime(|| run::run(config, no_repl)),
+        Command::Run { no_repl } => {
+            let env = crate::service::ServiceEnv { master_key: std::env::var("CHITIN_MASTER_KEY").ok() };
+            with_runtime(|| run::run(config, env, no_repl))
+        }
         Command::Completions { .. } => ExitCode::SUCCESS,
     }
 }

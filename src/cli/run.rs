@@ -6,13 +6,15 @@ use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
+use chitin_channels::repl::{self, ReplExit};
+
 use super::Effective;
-use crate::service::Service;
+use crate::service::{Service, ServiceEnv};
 
 /// Exit code when a second signal cuts the graceful shutdown short (128 + SIGINT, by convention).
 const EXIT_FORCED: u8 = 130;
 
-pub async fn run(config: Effective, no_repl: bool) -> ExitCode {
+pub async fn run(config: Effective, env: ServiceEnv, no_repl: bool) -> ExitCode {
     let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
         (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
         (Err(error), _) | (_, Err(error)) => {
@@ -20,7 +22,7 @@ pub async fn run(config: Effective, no_repl: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut service = match Service::start(&config).await {
+    let mut service = match Service::start(&config, &env).await {
         Ok(service) => service,
         Err(error) => {
             eprintln!(
@@ -30,14 +32,25 @@ pub async fn run(config: Effective, no_repl: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if !no_repl {
-        info!("the interactive REPL arrives with the agent; running as a service");
-    }
+    let mut repl = if no_repl {
+        tokio::spawn(std::future::pending())
+    } else {
+        let intake = service.intake();
+        let greeting = format!("Chitin is running (gateway on {}).", service.gateway_addr());
+        tokio::spawn(async move { repl::run(intake, &greeting).await })
+    };
 
-    let reason = tokio::select! {
-        _ = interrupt.recv() => None,
-        _ = terminate.recv() => None,
-        reason = service.failed() => Some(reason),
+    let reason = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break None,
+            _ = terminate.recv() => break None,
+            reason = service.failed() => break Some(reason),
+            exit = &mut repl => match exit {
+                Ok(ReplExit::Quit) => break None,
+                // Input ended (e.g. started without a terminal): keep serving the other channels.
+                Ok(ReplExit::InputClosed) | Err(_) => repl = tokio::spawn(std::future::pending()),
+            },
+        }
     };
     if let Some(reason) = reason {
         error!(%reason, "chitin cannot continue");

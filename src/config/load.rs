@@ -152,6 +152,7 @@ fn cross_checks(config: &Config) -> Vec<String> {
     }
     if let Some(url) = &config.database.url {
         let url = url.expose();
+        // Checked here as well as by the store, so `config check` reports it without opening anything.
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             let scheme = url.split(':').next().unwrap_or_default();
             problems.push(format!("  database.url: unknown scheme `{scheme}`; use sqlite://PATH or postgres://…"));

@@ -19,7 +19,7 @@ pub use secret::{REDACTED, SecretValue};
 pub struct Config {
     /// Where the database, keys and workspace live; `None` means `$XDG_DATA_HOME/chitin`.
     pub data_dir: Option<PathBuf>,
-    pub database: DatabaseConfig,
+    pub database: crate::store::DatabaseConfig,
     pub llm: crate::llm::LlmConfig,
     pub gateway: GatewayConfig,
     pub agent: AgentConfig,
@@ -32,17 +32,13 @@ pub struct Config {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// `sqlite://…` or `postgres://…`; `None` means SQLite in the data dir. May hold a password, hence secret.
-    pub url: Option<SecretValue>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     pub bind: SocketAddr,
     /// Required before binding beyond loopback, so the gateway is never open to a network unauthenticated.
+    /// Also the bearer token of the webhook and the OpenAI-compatible API.
     pub token: Option<SecretValue>,
+    /// Key of `X-Chitin-Signature: sha256=…` webhook signatures; unset means the token is the key.
+    pub webhook_secret: Option<SecretValue>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -51,6 +47,15 @@ pub struct AgentConfig {
     pub idle_secs: u64,
     pub queue_capacity: usize,
     pub queue_wait_ms: u64,
+    /// Model calls per turn before the agent stops and asks how to go on.
+    pub max_steps: usize,
+    /// Prompt budget in tokens; older turns are summarised beyond it.
+    pub context_tokens: usize,
+    /// Messages loaded from history per turn.
+    pub history_messages: i64,
+    pub tool_timeout_secs: u64,
+    /// Tools that ask the owner (yes / no / always) on the conversation's channel before each run.
+    pub require_approval: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

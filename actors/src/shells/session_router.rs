@@ -213,6 +213,15 @@ fn is_alive(actor: &ActorRef<SessionMsg>) -> bool {
     matches!(actor.get_status(), ActorStatus::Running | ActorStatus::Starting | ActorStatus::Upgrading)
 }
 
+/// Returns the conversation's session, starting it (and so its resume of unanswered messages) if needed.
+pub async fn open(router: &ActorRef<RouterMsg>, conversation: ConversationId) -> Result<SessionHandle, BusError> {
+    let result = router
+        .call(|reply| RouterMsg::Open { conversation, reply }, Some(Duration::from_millis(OPEN_TIMEOUT_MS)))
+        .await;
+    call_outcome("session router", OPEN_TIMEOUT_MS, result)?
+        .map_err(|reason| BusError::Failed { actor: "session router".into(), reason })
+}
+
 /// Delivers an inbound message to its conversation's session, starting the session if needed.
 ///
 /// Fails with [`BusError::Overloaded`] when that conversation's queue is full (per the router's policy).
@@ -223,14 +232,7 @@ pub async fn deliver(
 ) -> Result<(), BusError> {
     let handle = match registry.get(&inbound.conversation).filter(|handle| is_alive(&handle.actor)) {
         Some(handle) => handle,
-        None => {
-            let conversation = inbound.conversation.clone();
-            let result = router
-                .call(|reply| RouterMsg::Open { conversation, reply }, Some(Duration::from_millis(OPEN_TIMEOUT_MS)))
-                .await;
-            call_outcome("session router", OPEN_TIMEOUT_MS, result)?
-                .map_err(|reason| BusError::Failed { actor: "session router".into(), reason })?
-        }
+        None => open(router, inbound.conversation.clone()).await?,
     };
     handle.gate.send(&handle.actor, |ticket| SessionMsg::Inbound { inbound, ticket }).await
 }

@@ -52,6 +52,7 @@ fn inbound(conversation: &str, text: &str) -> Inbound {
         conversation: ConversationId::new(ChannelKind::Webhook, conversation),
         channel: ChannelKind::Webhook,
         platform_message_id: text.into(),
+        record_id: 0,
         sender: "tester".into(),
         text: text.into(),
     }

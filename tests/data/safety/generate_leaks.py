@@ -31,9 +31,9 @@ gens = {
  "aws_access_key_id": lambda: "AKIA" + rnd(16, string.ascii_uppercase+string.digits),
  "aws_secret_access_key": lambda: rnd(40, A+"/+"),
  "github_token": lambda: "ghp_" + rnd(36),
- "github_fine_grained_token": lambda: "github_pat_11" + rnd(20, string.ascii_uppercase+string.digits) + "_" + rnd(59),
+ "github_token_fine_grained": lambda: "github_pat_11" + rnd(20, string.ascii_uppercase+string.digits) + "_" + rnd(59),
  "gitlab_token": lambda: "glpat-" + rnd(20, A+"_-"),
- "gitlab_runner_registration_token": lambda: "GR1348941" + rnd(20, A+"_-"),
+ "gitlab_token_runner": lambda: "GR1348941" + rnd(20, A+"_-"),
  "slack_bot_token": lambda: "xoxb-" + digits(12) + "-" + digits(13) + "-" + rnd(24),
  "slack_user_token": lambda: "xoxp-" + digits(12) + "-" + digits(12) + "-" + digits(13) + "-" + rnd(32, HEX, need=(string.digits,)),
  "slack_app_token": lambda: "xapp-1-A" + rnd(10, string.ascii_uppercase+string.digits) + "-" + digits(13) + "-" + rnd(64, HEX, need=(string.digits,)),
@@ -76,7 +76,8 @@ for kind, gen in gens.items():
     ctxs = contexts.get(kind, generic)
     for i in range(len(ctxs)):
         s = gen()
-        rows.append({"id": f"leak-{kind}-{i}", "text": ctxs[i].format(s=s), "expected": [{"kind": kind, "secret": s}]})
+        reported = {"github_token_fine_grained": "github_token", "gitlab_token_runner": "gitlab_token"}.get(kind, kind)
+        rows.append({"id": f"leak-{kind}-{i}", "text": ctxs[i].format(s=s), "expected": [{"kind": reported, "secret": s}]})
 
 near = [
  "Request id 550e8400-e29b-41d4-a716-446655440000 completed in 12ms",

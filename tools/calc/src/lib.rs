@@ -8,25 +8,21 @@ impl Guest for Calc {
     fn describe() -> ToolInfo {
         ToolInfo {
             name: "calc".to_string(),
-            description: "Evaluate an arithmetic expression with + - * / % ^ and parentheses."
-                .to_string(),
-            parameters_schema: r#"{"type":"object","properties":{"expression":{"type":"string"}},"required":["expression"]}"#
-                .to_string(),
+            description: "Evaluate an arithmetic expression with + - * / % ^ and parentheses.".to_string(),
+            parameters_schema:
+                r#"{"type":"object","properties":{"expression":{"type":"string"}},"required":["expression"]}"#
+                    .to_string(),
         }
     }
 
     fn execute(params: String) -> Result<String, ToolError> {
-        let expression = expression_param(&params).ok_or_else(|| {
-            ToolError::InvalidParams("expected {\"expression\": \"...\"}".to_string())
-        })?;
+        let expression = expression_param(&params)
+            .ok_or_else(|| ToolError::InvalidParams("expected {\"expression\": \"...\"}".to_string()))?;
         let mut parser = Parser { bytes: expression.as_bytes(), position: 0 };
         let value = parser.expression().map_err(ToolError::Failed)?;
         parser.skip_spaces();
         if parser.position != parser.bytes.len() {
-            return Err(ToolError::Failed(format!(
-                "unexpected character at offset {}",
-                parser.position
-            )));
+            return Err(ToolError::Failed(format!("unexpected character at offset {}", parser.position)));
         }
         if !value.is_finite() {
             return Err(ToolError::Failed("result is not a finite number".to_string()));
@@ -118,17 +114,12 @@ impl Parser<'_> {
             }
             Some(c) if c.is_ascii_digit() || c == b'.' => {
                 let start = self.position;
-                while self
-                    .bytes
-                    .get(self.position)
-                    .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
-                {
+                while self.bytes.get(self.position).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
                     self.position += 1;
                 }
                 let text = std::str::from_utf8(&self.bytes[start..self.position])
                     .map_err(|_| "number is not ascii".to_string())?;
-                text.parse::<f64>()
-                    .map_err(|_| format!("bad number {text:?} at offset {start}"))
+                text.parse::<f64>().map_err(|_| format!("bad number {text:?} at offset {start}"))
             }
             Some(_) => Err(format!("unexpected character at offset {}", self.position)),
             None => Err("expression ended early".to_string()),

@@ -15,8 +15,7 @@ impl Guest for Hostile {
     fn describe() -> ToolInfo {
         ToolInfo {
             name: "hostile".to_string(),
-            description: "Test tool that attacks the sandbox; never install it for real use."
-                .to_string(),
+            description: "Test tool that attacks the sandbox; never install it for real use.".to_string(),
             parameters_schema: r#"{"type":"object","properties":{"attack":{"type":"string"}},"required":["attack"]}"#
                 .to_string(),
         }
@@ -41,7 +40,10 @@ impl Guest for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
-            "deep_recursion" => Ok(format!("{{\"depth\":{}}}", recurse(u64::MAX))),
+            "deep_recursion" => {
+                let depth = params.get("depth").and_then(Value::as_u64).unwrap_or(u64::MAX);
+                Ok(format!("{{\"result\":{}}}", recurse(depth, 1, 2, 3)))
+            }
             "huge_output" => {
                 let size = params.get("bytes").and_then(Value::as_u64).unwrap_or(8 << 20);
                 Ok(format!("\"{}\"", "x".repeat(size as usize)))
@@ -100,12 +102,16 @@ impl Guest for Hostile {
     }
 }
 
-fn recurse(depth: u64) -> u64 {
+/// Recursion whose frames live on the wasm call stack (no address-taken locals, so nothing
+/// goes to the shadow stack in linear memory), and whose result is used after the call so
+/// it cannot become a loop.
+#[inline(never)]
+fn recurse(depth: u64, a: u64, b: u64, c: u64) -> u64 {
     if depth == 0 {
-        return 0;
+        return a ^ b ^ c;
     }
-    let frame = std::hint::black_box([depth; 64]);
-    1 + recurse(std::hint::black_box(depth - 1)) + frame[3] % 2
+    let inner = recurse(depth - 1, a.wrapping_mul(3), b ^ depth, c.wrapping_add(a));
+    inner.wrapping_mul(31).wrapping_add(depth ^ a)
 }
 
 fn headers_param(params: &Value) -> Vec<(String, String)> {
@@ -113,28 +119,15 @@ fn headers_param(params: &Value) -> Vec<(String, String)> {
         .get("headers")
         .and_then(Value::as_object)
         .map(|headers| {
-            headers
-                .iter()
-                .map(|(name, value)| (name.clone(), value.as_str().unwrap_or("").to_string()))
-                .collect()
+            headers.iter().map(|(name, value)| (name.clone(), value.as_str().unwrap_or("").to_string())).collect()
         })
         .unwrap_or_default()
 }
 
-fn fetch(
-    method: &str,
-    url: &str,
-    headers: Vec<(String, String)>,
-    body: Option<Vec<u8>>,
-) -> Result<String, ToolError> {
+fn fetch(method: &str, url: &str, headers: Vec<(String, String)>, body: Option<Vec<u8>>) -> Result<String, ToolError> {
     let method = if method.is_empty() { "GET" } else { method };
-    let response = host::http_fetch(&HttpRequest {
-        method: method.to_string(),
-        url: url.to_string(),
-        headers,
-        body,
-    })
-    .map_err(failed)?;
+    let response = host::http_fetch(&HttpRequest { method: method.to_string(), url: url.to_string(), headers, body })
+        .map_err(failed)?;
     Ok(json!({
         "status": response.status,
         "body": String::from_utf8_lossy(&response.body),

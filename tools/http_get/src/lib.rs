@@ -14,10 +14,10 @@ impl Guest for HttpGet {
     fn describe() -> ToolInfo {
         ToolInfo {
             name: "http_get".to_string(),
-            description: "Fetch a web page or API URL (only hosts the user allowed) and return its text."
-                .to_string(),
-            parameters_schema: r#"{"type":"object","properties":{"url":{"type":"string","format":"uri"}},"required":["url"]}"#
-                .to_string(),
+            description: "Fetch a web page or API URL (only hosts the user allowed) and return its text.".to_string(),
+            parameters_schema:
+                r#"{"type":"object","properties":{"url":{"type":"string","format":"uri"}},"required":["url"]}"#
+                    .to_string(),
         }
     }
 

@@ -26,9 +26,8 @@ impl Guest for JsonQuery {
             .ok_or_else(|| ToolError::InvalidParams("`path` must be a string".to_string()))?;
         let document = match params.get("document") {
             // A document given as text is parsed, so the model can pass an HTTP body through.
-            Some(Value::String(text)) => serde_json::from_str(text).map_err(|error| {
-                ToolError::InvalidParams(format!("`document` text is not JSON: {error}"))
-            })?,
+            Some(Value::String(text)) => serde_json::from_str(text)
+                .map_err(|error| ToolError::InvalidParams(format!("`document` text is not JSON: {error}")))?,
             Some(document) => document.clone(),
             None => return Err(ToolError::InvalidParams("`document` is missing".to_string())),
         };
@@ -61,12 +60,9 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
             steps.push(Step::Key(key.to_string()));
         }
         while let Some(inner) = rest.strip_prefix('[') {
-            let close = inner
-                .find(']')
-                .ok_or_else(|| format!("missing ']' in path segment {segment:?}"))?;
-            let index = inner[..close]
-                .parse::<usize>()
-                .map_err(|_| format!("bad index in path segment {segment:?}"))?;
+            let close = inner.find(']').ok_or_else(|| format!("missing ']' in path segment {segment:?}"))?;
+            let index =
+                inner[..close].parse::<usize>().map_err(|_| format!("bad index in path segment {segment:?}"))?;
             steps.push(Step::Index(index));
             rest = &inner[close + 1..];
         }

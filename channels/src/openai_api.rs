@@ -1,0 +1,245 @@
+//! The OpenAI-compatible API: `POST /v1/chat/completions` (plain and streamed) and `GET /v1/models`, so any OpenAI
+//! SDK can talk to Chitin as an agent. The last user message is the turn's input; history is Chitin's own.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chitin_actors::{ChannelKind, ReplyEvent};
+use futures::stream::Stream;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{Instrument, info_span, warn};
+
+use crate::gateway::auth::GatewayAuth;
+use crate::ports::{Incoming, Intake};
+use crate::webhook::{auth_error, error, intake_error};
+
+/// Header that picks the conversation when the `user` field does not.
+pub const CONVERSATION_HEADER: &str = "x-chitin-conversation";
+/// The single model id Chitin presents.
+pub const MODEL_ID: &str = "chitin";
+/// Longest a caller waits for a turn.
+const TURN_TIMEOUT: Duration = Duration::from_secs(600);
+/// How often a waiting caller also checks the store, in case it missed the live event.
+const STORE_POLL: Duration = Duration::from_secs(2);
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+struct ApiState {
+    intake: Arc<dyn Intake>,
+    auth: GatewayAuth,
+}
+
+pub fn routes(intake: Arc<dyn Intake>, auth: GatewayAuth) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(models))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(ApiState { intake, auth })
+}
+
+async fn models(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(failure) = state.auth.check_bearer(&headers) {
+        return auth_error(failure);
+    }
+    Json(json!({"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "chitin"}]}))
+        .into_response()
+}
+
+/// The parts of a Chat Completions request Chitin uses.
+struct ChatInput {
+    text: String,
+    stream: bool,
+    model: String,
+    conversation: String,
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> {
+    let request: Value = serde_json::from_slice(body).map_err(|problem| format!("invalid JSON body: {problem}"))?;
+    let messages = request.get("messages").and_then(Value::as_array).ok_or("messages: required array is missing")?;
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|message| message.get("role").and_then(Value::as_str) == Some("user"))
+        .ok_or("messages: no message with role \"user\"")?;
+    let text = match last_user.get("content") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
+        _ => return Err("messages[].content: must be a string or an array of text parts".into()),
+    };
+    let stream = match request.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(stream)) => *stream,
+        Some(_) => return Err("stream: must be a boolean".into()),
+    };
+    let model = request.get("model").and_then(Value::as_str).unwrap_or(MODEL_ID).to_string();
+    let conversation = headers
+        .get(CONVERSATION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.get("user").and_then(Value::as_str).map(str::to_string))
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    Ok(ChatInput { text, stream, model, conversation })
+}
+
+async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(failure) = state.auth.check_bearer(&headers) {
+        return auth_error(failure);
+    }
+    let input = match parse_request(&headers, &body) {
+        Ok(input) => input,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
+    };
+    let conversation = chitin_actors::ConversationId::new(ChannelKind::Api, &input.conversation);
+    // Subscribe before submitting, so no event of this turn can be missed.
+    let events = state.intake.replies().subscribe(&conversation);
+    let incoming = Incoming {
+        channel: ChannelKind::Api,
+        external_conversation_id: input.conversation.clone(),
+        platform_message_id: uuid::Uuid::now_v7().to_string(),
+        sender: "api".into(),
+        text: input.text,
+    };
+    let span = info_span!("openai_api", conversation = %conversation);
+    let submitted = match state.intake.submit(incoming).instrument(span).await {
+        Ok(submitted) => submitted,
+        Err(failure) => return intake_error(failure),
+    };
+    let record_id = submitted.record_id();
+    let completion_id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
+    let created = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (tx, rx) = mpsc::channel::<Piece>(256);
+    tokio::spawn(follow_turn(Arc::clone(&state.intake), events, record_id, tx));
+
+    if input.stream {
+        let stream = sse_chunks(rx, completion_id, created, input.model);
+        Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    } else {
+        match collect(rx).await {
+            Some(text) => Json(json!({
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": input.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            }))
+            .into_response(),
+            None => error(StatusCode::GATEWAY_TIMEOUT, "the turn did not finish in time; the message is saved"),
+        }
+    }
+}
+
+/// What the follower task passes to the response.
+enum Piece {
+    Delta(String),
+    /// The whole reply; `streamed` says whether deltas already carried it.
+    Final {
+        text: String,
+        streamed: bool,
+    },
+}
+
+/// Waits for this turn's events (or its filed reply), forwards them, and records the in-band delivery.
+async fn follow_turn(
+    intake: Arc<dyn Intake>,
+    mut events: broadcast::Receiver<ReplyEvent>,
+    record_id: i64,
+    tx: mpsc::Sender<Piece>,
+) {
+    let deadline = tokio::time::Instant::now() + TURN_TIMEOUT;
+    let mut poll = tokio::time::interval(STORE_POLL);
+    let mut streamed = false;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(ReplyEvent::Delta { in_reply_to, text }) if in_reply_to == record_id => {
+                    streamed = true;
+                    if tx.send(Piece::Delta(text)).await.is_err() { return; }
+                }
+                Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, .. }) if in_reply_to == record_id => {
+                    finish(&intake, outbox_id, &tx, text, streamed).await;
+                    return;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = poll.tick() => {
+                if let Ok(Some(reply)) = intake.reply_for(record_id).await {
+                    finish(&intake, reply.outbox_id, &tx, reply.text, streamed).await;
+                    return;
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => return,
+        }
+    }
+}
+
+async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, text: String, streamed: bool) {
+    if tx.send(Piece::Final { text, streamed }).await.is_ok()
+        && let Err(failure) = intake.delivered(outbox_id).await
+    {
+        warn!(%failure, "could not mark an API reply delivered");
+    }
+}
+
+async fn collect(mut rx: mpsc::Receiver<Piece>) -> Option<String> {
+    while let Some(piece) = rx.recv().await {
+        if let Piece::Final { text, .. } = piece {
+            return Some(text);
+        }
+    }
+    None
+}
+
+fn chunk(id: &str, created: u64, model: &str, delta: Value, finish_reason: Option<&str>) -> Event {
+    let body = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    });
+    Event::default().data(body.to_string())
+}
+
+/// OpenAI's stream: a role chunk, content chunks, a finishing chunk, then `[DONE]`.
+fn sse_chunks(
+    mut rx: mpsc::Receiver<Piece>,
+    id: String,
+    created: u64,
+    model: String,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let (out, events) = mpsc::channel::<Event>(64);
+    tokio::spawn(async move {
+        // A send fails only when the client went away; then there is nobody left to write to.
+        let _ = out.send(chunk(&id, created, &model, json!({"role": "assistant", "content": ""}), None)).await;
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Delta(text) => {
+                    let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
+                }
+                Piece::Final { text, streamed } => {
+                    if !streamed {
+                        let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
+                    }
+                    let _ = out.send(chunk(&id, created, &model, json!({}), Some("stop"))).await;
+                    break;
+                }
+            }
+        }
+        let _ = out.send(Event::default().data("[DONE]")).await;
+    });
+    futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(events), Ok)
+}

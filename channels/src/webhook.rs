@@ -1,0 +1,131 @@
+//! The HTTP webhook channel: `POST /webhook` takes a message, `GET /webhook/replies/{id}` returns its answer.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chitin_actors::ChannelKind;
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::gateway::auth::{AuthFailure, GatewayAuth};
+use crate::ports::{Incoming, Intake, IntakeError, Submitted};
+
+/// Largest accepted body; larger requests get 413 before anything is parsed.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What a webhook caller sends.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookRequest {
+    /// The caller's id for this message: sending it again returns the same message id and one reply.
+    message_id: String,
+    /// The caller's conversation; messages with the same value share history.
+    conversation: String,
+    text: String,
+    #[serde(default)]
+    sender: Option<String>,
+}
+
+#[derive(Clone)]
+struct WebhookState {
+    intake: Arc<dyn Intake>,
+    auth: GatewayAuth,
+}
+
+pub fn routes(intake: Arc<dyn Intake>, auth: GatewayAuth) -> Router {
+    Router::new()
+        .route("/webhook", post(receive))
+        .route("/webhook/replies/{id}", get(reply))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(WebhookState { intake, auth })
+}
+
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+pub(crate) fn auth_error(failure: AuthFailure) -> Response {
+    match failure {
+        AuthFailure::NotConfigured => {
+            error(StatusCode::UNAUTHORIZED, "gateway.token is not configured; set it to use this endpoint")
+        }
+        AuthFailure::Missing => error(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token or signature"),
+        AuthFailure::Wrong => error(StatusCode::UNAUTHORIZED, "wrong token or signature"),
+    }
+}
+
+pub(crate) fn intake_error(failure: IntakeError) -> Response {
+    match failure {
+        IntakeError::Overloaded(reason) => error(StatusCode::TOO_MANY_REQUESTS, reason),
+        IntakeError::Storage { reason, retryable: true } => error(StatusCode::SERVICE_UNAVAILABLE, reason),
+        IntakeError::Storage { reason, retryable: false } => error(StatusCode::INTERNAL_SERVER_ERROR, reason),
+    }
+}
+
+async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(failure) = state.auth.check_bearer_or_signature(&headers, &body) {
+        return auth_error(failure);
+    }
+    let request: WebhookRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(problem) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {problem}")),
+    };
+    for (field, value) in [("message_id", &request.message_id), ("conversation", &request.conversation)] {
+        if value.trim().is_empty() {
+            return error(StatusCode::BAD_REQUEST, format!("{field} must not be empty"));
+        }
+    }
+    let incoming = Incoming {
+        channel: ChannelKind::Webhook,
+        external_conversation_id: request.conversation,
+        platform_message_id: request.message_id,
+        sender: request.sender.unwrap_or_else(|| "webhook".into()),
+        text: request.text,
+    };
+    let span = info_span!("webhook", message = %incoming.platform_message_id);
+    match state.intake.submit(incoming).instrument(span).await {
+        Ok(submitted) => {
+            let duplicate = matches!(submitted, Submitted::Duplicate { .. });
+            info!(record = submitted.record_id(), duplicate, "webhook message accepted");
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "message_id": submitted.record_id().to_string(),
+                    "duplicate": duplicate,
+                    "reply_url": format!("/webhook/replies/{}", submitted.record_id()),
+                })),
+            )
+                .into_response()
+        }
+        Err(failure) => {
+            warn!(%failure, "webhook message refused");
+            intake_error(failure)
+        }
+    }
+}
+
+async fn reply(State(state): State<WebhookState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    if let Err(failure) = state.auth.check_bearer(&headers) {
+        return auth_error(failure);
+    }
+    let Ok(record_id) = id.parse::<i64>() else {
+        return error(StatusCode::BAD_REQUEST, format!("message id `{id}` is not a number"));
+    };
+    match state.intake.reply_for(record_id).await {
+        Ok(Some(reply)) => {
+            // Fetching is this channel's delivery: the reply reached the caller.
+            if let Err(failure) = state.intake.delivered(reply.outbox_id).await {
+                warn!(%failure, "could not mark a fetched reply delivered");
+            }
+            Json(json!({"message_id": id, "status": "answered", "reply": reply.text})).into_response()
+        }
+        Ok(None) => (StatusCode::ACCEPTED, Json(json!({"message_id": id, "status": "pending"}))).into_response(),
+        Err(failure) => intake_error(failure),
+    }
+}

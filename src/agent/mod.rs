@@ -1,0 +1,250 @@
+//! The agent behind every session: turns, approvals and compaction, on top of the store, the model and the tools.
+
+mod compaction;
+pub mod prompt;
+pub mod turn;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chitin_actors::ports::{BoxFuture, TurnError, TurnRunner};
+use chitin_actors::{ConversationId, Inbound, ReplyEvent, ReplyHub};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::llm::LlmProvider;
+use crate::store::{ConversationId as StoredConversationId, MessageId, MessageStatus, Store, StoreError};
+use crate::tools::ToolRegistry;
+
+use turn::{PendingApproval, TurnContext, TurnEnd, TurnLimits};
+
+/// What the user is told when no model is configured, instead of silence.
+pub const NO_MODEL_REPLY: &str = "No language model is configured yet. Set llm.api_key (and llm.model, llm.base_url \
+     if you use a self-hosted server) in your config file or as CHITIN_LLM__API_KEY, then restart Chitin.";
+
+/// Tunables of the agent, from the `agent` config section.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub max_steps: usize,
+    /// Prompt budget; older turns are summarised when history would exceed it.
+    pub context_tokens: usize,
+    /// Messages loaded from the store per turn (before compaction).
+    pub history_messages: i64,
+    pub tool_timeout: Duration,
+    pub workspace: PathBuf,
+}
+
+/// Runs turns for every session. Shared by all session actors; holds no per-conversation state in memory.
+pub struct Agent {
+    store: Store,
+    llm: Option<Arc<dyn LlmProvider>>,
+    tools: Arc<ToolRegistry>,
+    hub: ReplyHub,
+    settings: AgentSettings,
+}
+
+impl Agent {
+    pub fn new(
+        store: Store,
+        llm: Option<Arc<dyn LlmProvider>>,
+        tools: Arc<ToolRegistry>,
+        hub: ReplyHub,
+        settings: AgentSettings,
+    ) -> Self {
+        Self { store, llm, tools, hub, settings }
+    }
+
+    async fn stored_conversation(&self, conversation: &ConversationId) -> Result<StoredConversationId, StoreError> {
+        let channel = conversation.as_str().split_once(':').map_or("", |(channel, _)| channel);
+        self.store.conversations().get_or_create(channel, conversation.external_id()).await
+    }
+
+    async fn answer(
+        &self,
+        inbound: &Inbound,
+        conversation_id: StoredConversationId,
+    ) -> Result<(String, MessageStatus), TurnError> {
+        let fail = |reason: String| TurnError { conversation: inbound.conversation.clone(), reason };
+        let Some(llm) = self.llm.as_deref() else {
+            return Ok((NO_MODEL_REPLY.to_string(), MessageStatus::Processed));
+        };
+        let pending = self.pending_approval(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
+        let always = self.always_approved().await.map_err(|e| fail(e.to_string()))?;
+
+        let stored = self
+            .store
+            .conversations()
+            .history(conversation_id, self.settings.history_messages)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let mut history = prompt::history_since_summary(&stored);
+        history.messages.retain(|(id, _)| *id <= inbound.record_id);
+        let specs = self.tools.specs();
+        if let Some(summary) =
+            compaction::compact_if_needed(llm, &self.store, conversation_id, &history, &self.settings, &specs).await
+        {
+            history = summary;
+        }
+        let system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
+        let limits = TurnLimits { max_steps: self.settings.max_steps, tool_timeout: self.settings.tool_timeout };
+        let context = TurnContext {
+            llm,
+            tools: &self.tools,
+            hub: &self.hub,
+            conversation: &inbound.conversation,
+            in_reply_to: inbound.record_id,
+            system,
+            limits: &limits,
+            always_approved: &always,
+        };
+
+        let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
+            Some((pending, Some(answer))) => {
+                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
+                if answer == ApprovalAnswer::Always {
+                    self.approve_always(&pending.tool).await.map_err(|e| fail(e.to_string()))?;
+                }
+                turn::resume(&context, pending, answer != ApprovalAnswer::No).await
+            }
+            Some((_, None)) => {
+                // Any other reply drops the question; the new message is a turn of its own.
+                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
+                turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await
+            }
+            None => turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await,
+        };
+        match outcome {
+            Ok(TurnEnd::Answer { text, usage }) => {
+                info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, "turn answered");
+                Ok((text, MessageStatus::Processed))
+            }
+            Ok(TurnEnd::NeedsApproval { question, pending, usage }) => {
+                info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, tool = %pending.tool, "turn paused for approval");
+                self.save_pending(&inbound.conversation, &pending).await.map_err(|e| fail(e.to_string()))?;
+                Ok((question, MessageStatus::Processed))
+            }
+            Err(error) => {
+                warn!(%error, "model call failed");
+                Ok((
+                    format!("Sorry, I could not answer: {error}. Your message is saved; send it again later."),
+                    MessageStatus::Failed,
+                ))
+            }
+        }
+    }
+
+    async fn pending_approval(&self, conversation: &ConversationId) -> Result<Option<PendingApproval>, StoreError> {
+        let value = self.store.settings().get(&pending_key(conversation)).await?;
+        Ok(value.and_then(|value| serde_json::from_value(value).ok()))
+    }
+
+    async fn save_pending(&self, conversation: &ConversationId, pending: &PendingApproval) -> Result<(), StoreError> {
+        let value = serde_json::to_value(pending).unwrap_or_default();
+        self.store.settings().set(&pending_key(conversation), &value).await
+    }
+
+    async fn clear_pending(&self, conversation: &ConversationId) -> Result<(), StoreError> {
+        self.store.settings().delete(&pending_key(conversation)).await.map(|_| ())
+    }
+
+    async fn always_approved(&self) -> Result<Vec<String>, StoreError> {
+        let value = self.store.settings().get(ALWAYS_APPROVED_KEY).await?;
+        Ok(value.and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default())
+    }
+
+    async fn approve_always(&self, tool: &str) -> Result<(), StoreError> {
+        let mut tools = self.always_approved().await?;
+        if !tools.iter().any(|name| name == tool) {
+            tools.push(tool.to_string());
+        }
+        self.store.settings().set(ALWAYS_APPROVED_KEY, &json!(tools)).await
+    }
+}
+
+const ALWAYS_APPROVED_KEY: &str = "approvals.always";
+
+fn pending_key(conversation: &ConversationId) -> String {
+    format!("approvals.pending.{conversation}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApprovalAnswer {
+    Yes,
+    No,
+    Always,
+}
+
+fn approval_answer(text: &str) -> Option<ApprovalAnswer> {
+    match text.trim().trim_end_matches(['.', '!']).to_lowercase().as_str() {
+        "yes" | "y" | "ok" | "approve" => Some(ApprovalAnswer::Yes),
+        "no" | "n" | "deny" | "cancel" => Some(ApprovalAnswer::No),
+        "always" | "always for this tool" | "always allow" => Some(ApprovalAnswer::Always),
+        _ => None,
+    }
+}
+
+impl TurnRunner for Agent {
+    fn resume(&self, conversation: &ConversationId) -> BoxFuture<'_, Result<Vec<Inbound>, TurnError>> {
+        let conversation = conversation.clone();
+        Box::pin(async move {
+            let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: error.to_string() };
+            let id = self.stored_conversation(&conversation).await.map_err(fail)?;
+            let unanswered = self.store.conversations().unanswered(id).await.map_err(fail)?;
+            let channel_kind = conversation_channel(&conversation);
+            Ok(unanswered
+                .into_iter()
+                .filter_map(|message| {
+                    Some(Inbound {
+                        conversation: conversation.clone(),
+                        channel: channel_kind?,
+                        platform_message_id: message.platform_message_id.unwrap_or_default(),
+                        record_id: message.id.0,
+                        sender: message.sender.unwrap_or_default(),
+                        text: message.body,
+                    })
+                })
+                .collect())
+        })
+    }
+
+    fn run_turn(&self, inbound: Inbound) -> BoxFuture<'_, Result<(), TurnError>> {
+        Box::pin(async move {
+            let fail =
+                |error: StoreError| TurnError { conversation: inbound.conversation.clone(), reason: error.to_string() };
+            // A message resumed after a crash may also arrive from its channel: answer it once.
+            if self.store.conversations().reply_to(MessageId(inbound.record_id)).await.map_err(fail)?.is_some() {
+                return Ok(());
+            }
+            let conversation_id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
+            let (text, status) = self.answer(&inbound, conversation_id).await?;
+            let queued = self
+                .store
+                .outbox()
+                .enqueue_reply_to(conversation_id, MessageId(inbound.record_id), &text, status)
+                .await
+                .map_err(fail)?;
+            self.hub.publish(
+                &inbound.conversation,
+                ReplyEvent::Final {
+                    in_reply_to: inbound.record_id,
+                    reply_id: queued.message_id.0,
+                    outbox_id: queued.outbox_id.0,
+                    text,
+                },
+            );
+            Ok(())
+        })
+    }
+}
+
+/// The channel a conversation id starts with.
+fn conversation_channel(conversation: &ConversationId) -> Option<chitin_actors::ChannelKind> {
+    channel_kind(conversation.as_str().split_once(':')?.0)
+}
+
+/// The channel kind a stored channel name stands for.
+pub fn channel_kind(name: &str) -> Option<chitin_actors::ChannelKind> {
+    use chitin_actors::ChannelKind::*;
+    [Repl, Webhook, Gateway, Telegram, Slack, Api, Internal].into_iter().find(|kind| kind.as_str() == name)
+}

@@ -1,0 +1,232 @@
+//! Conversations and their message history.
+
+use serde::Serialize;
+
+use super::columns::{Direction, MessageStatus, Role};
+use super::db::{Shared, now_ms, on_db, on_db_read};
+use super::{ConversationId, MessageId, StoreError};
+
+/// One conversation: a chat, channel or thread on one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub channel: String,
+    pub external_id: String,
+    pub created_at_ms: i64,
+    pub last_activity_at_ms: i64,
+}
+
+/// A message the session adds to history itself (tool results, system notes, a user message
+/// that did not come through a platform). Inbound platform messages go through
+/// [`super::Inbound::record_inbound`] and replies through [`super::Outbox::enqueue_reply`].
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub role: Role,
+    pub direction: Direction,
+    pub status: MessageStatus,
+    pub sender: Option<&'a str>,
+    pub body: &'a str,
+}
+
+/// A message as history returns it, body already decrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub channel: String,
+    pub platform_message_id: Option<String>,
+    pub direction: Direction,
+    pub role: Role,
+    pub status: MessageStatus,
+    pub sender: Option<String>,
+    pub body: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: i64,
+    conversation_id: i64,
+    channel: String,
+    external_conversation_id: String,
+    platform_message_id: Option<String>,
+    direction: String,
+    role: String,
+    status: String,
+    sender: Option<String>,
+    body: Vec<u8>,
+    created_at_ms: i64,
+}
+
+/// Associated data for a message body: a body moved to another conversation will not open.
+///
+/// Built from (channel, external id) rather than the row id so PostgreSQL can seal a body before
+/// the single statement that creates its conversation runs.
+pub(crate) fn body_context(channel: &str, external_conversation_id: &str) -> String {
+    format!("messages.body:{}:{channel}:{external_conversation_id}", channel.len())
+}
+
+impl MessageRow {
+    pub(crate) fn decode(self, shared: &Shared, op: &'static str) -> Result<StoredMessage, StoreError> {
+        Ok(StoredMessage {
+            id: MessageId(self.id),
+            conversation_id: ConversationId(self.conversation_id),
+            body: shared.sealer.open_text(
+                &self.body,
+                &body_context(&self.channel, &self.external_conversation_id),
+                op,
+            )?,
+            channel: self.channel,
+            platform_message_id: self.platform_message_id,
+            direction: Direction::parse(&self.direction, op)?,
+            role: Role::parse(&self.role, op)?,
+            status: MessageStatus::parse(&self.status, op)?,
+            sender: self.sender,
+            created_at_ms: self.created_at_ms,
+        })
+    }
+}
+
+pub(crate) const UPSERT_CONVERSATION: &str = "INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
+     VALUES ($1, $2, $3, $3) \
+     ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
+     RETURNING id";
+
+/// Conversations and message history.
+#[derive(Clone)]
+pub struct Conversations {
+    shared: Shared,
+}
+
+impl Conversations {
+    pub(crate) fn new(shared: Shared) -> Conversations {
+        Conversations { shared }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// The conversation for (channel, external id), created when first seen.
+    pub async fn get_or_create(&self, channel: &str, external_id: &str) -> Result<ConversationId, StoreError> {
+        let op = "get or create conversation";
+        let id: i64 = on_db!(&self.shared.db, pool => sqlx::query_scalar(UPSERT_CONVERSATION)
+            .bind(channel)
+            .bind(external_id)
+            .bind(now_ms())
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        Ok(ConversationId(id))
+    }
+
+    pub async fn get(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
+        let op = "get conversation";
+        let row: Option<(i64, String, String, i64, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, channel, external_id, created_at_ms, last_activity_at_ms FROM conversations WHERE id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        Ok(row.map(conversation_from_row))
+    }
+
+    /// Most recently active first.
+    pub async fn list(&self, limit: i64) -> Result<Vec<Conversation>, StoreError> {
+        let op = "list conversations";
+        let rows: Vec<(i64, String, String, i64, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, channel, external_id, created_at_ms, last_activity_at_ms FROM conversations \
+             ORDER BY last_activity_at_ms DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        Ok(rows.into_iter().map(conversation_from_row).collect())
+    }
+
+    /// Adds a message to a conversation's history.
+    pub async fn append(
+        &self,
+        conversation_id: ConversationId,
+        message: &NewMessage<'_>,
+    ) -> Result<MessageId, StoreError> {
+        let op = "append message";
+        let conversation = self.get(conversation_id).await?.ok_or(StoreError::NotFound {
+            op,
+            what: "conversation",
+            id: conversation_id.to_string(),
+        })?;
+        let body = self
+            .shared
+            .sealer
+            .seal(message.body.as_bytes(), &body_context(&conversation.channel, &conversation.external_id));
+        let id: i64 = on_db!(&self.shared.db, pool => sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, sender, body, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(conversation_id.0)
+        .bind(&conversation.channel)
+        .bind(&conversation.external_id)
+        .bind(message.direction.as_str())
+        .bind(message.role.as_str())
+        .bind(message.status.as_str())
+        .bind(message.sender)
+        .bind(&body)
+        .bind(now_ms())
+        .fetch_one(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        Ok(MessageId(id))
+    }
+
+    /// The last `limit` messages, oldest first, as the prompt builder wants them.
+    pub async fn history(&self, conversation_id: ConversationId, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
+        let op = "load history";
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT * FROM (SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms \
+             FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id",
+        )
+        .bind(conversation_id.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
+    }
+
+    /// Marks an inbound message processed (or failed) once its turn is over.
+    pub async fn set_status(&self, message_id: MessageId, status: MessageStatus) -> Result<(), StoreError> {
+        let op = "set message status";
+        let done = on_db!(&self.shared.db, pool => sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
+            .bind(message_id.0)
+            .bind(status.as_str())
+            .execute(pool)
+            .await.map(|result| result.rows_affected()))
+        .map_err(StoreError::query(op))?;
+        if done == 0 {
+            return Err(StoreError::NotFound { op, what: "message", id: message_id.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Inbound messages stored but not yet handled: what a restarted node must still answer.
+    pub async fn unprocessed(&self, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
+        let op = "list unprocessed messages";
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms \
+             FROM messages WHERE status = 'received' ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
+    }
+}
+
+pub(crate) fn conversation_from_row(row: (i64, String, String, i64, i64)) -> Conversation {
+    let (id, channel, external_id, created_at_ms, last_activity_at_ms) = row;
+    Conversation { id: ConversationId(id), channel, external_id, created_at_ms, last_activity_at_ms }
+}

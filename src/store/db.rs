@@ -1,0 +1,98 @@
+//! The backend handle shared by every concern, and the helpers that let one body of SQL serve both backends.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use super::sealing::Sealer;
+
+/// The pools for one of the two backends.
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePools),
+}
+
+/// SQLite allows one writer at a time. Writers queue for the single writer connection in the
+/// pool (first come, first served, no sleeping) instead of racing for the file lock, where the
+/// losers back off in SQLite's busy handler for up to 100 ms each. Readers use their own pool and,
+/// in WAL mode, never block the writer.
+#[derive(Clone, Debug)]
+pub(crate) struct SqlitePools {
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
+}
+
+/// What every concern holds: the pool and the sealer for encrypted columns.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) db: Db,
+    pub(crate) sealer: Sealer,
+    pub(crate) embedding_dims: usize,
+    /// `postgres://host:port/db` or the SQLite path, without credentials, for logs and errors.
+    pub(crate) location: String,
+}
+
+/// Runs the same body against whichever pool is open.
+///
+/// The body is compiled once per backend, so `sqlx::query(..).bind(..)` picks up each driver's
+/// types. Queries inside use `$1`-style parameters, which both drivers understand.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::db::Db::Postgres($pool) => $body,
+            $crate::store::db::Db::Sqlite(pools) => {
+                let $pool = &pools.writer;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// Like [`on_db!`] for statements that only read: on SQLite they skip the writer queue.
+macro_rules! on_db_read {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::db::Db::Postgres($pool) => $body,
+            $crate::store::db::Db::Sqlite(pools) => {
+                let $pool = &pools.reader;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_db_read;
+
+/// Opens a transaction that is allowed to write.
+///
+/// SQLite gets `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail with
+/// `SQLITE_BUSY` without waiting when another writer committed in between; taking the write lock up
+/// front makes it wait for `busy_timeout` instead.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+    async fn begin_write(&self) -> Result<Transaction<'static, Self::Database>, sqlx::Error>;
+}
+
+impl BeginWrite for PgPool {
+    type Database = Postgres;
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = Sqlite;
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+/// Wall-clock time in Unix milliseconds, the unit of every `*_at_ms` column.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,96 @@
+//! Embedded migrations for both backends: status, apply, and refusing a schema from a newer Chitin.
+
+use serde::Serialize;
+use sqlx::migrate::Migrator;
+
+use super::StoreError;
+use super::db::Db;
+
+/// Each migration runs in its own transaction, so a failure leaves the previous version intact.
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// One migration as `chitin db status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub applied: bool,
+}
+
+fn migrator(db: &Db) -> (&'static Migrator, &'static str) {
+    match db {
+        Db::Postgres(_) => (&POSTGRES, "postgresql"),
+        Db::Sqlite(_) => (&SQLITE, "sqlite"),
+    }
+}
+
+/// The newest schema version this build can create.
+pub(crate) fn build_version(db: &Db) -> i64 {
+    migrator(db).0.iter().map(|migration| migration.version).max().unwrap_or(0)
+}
+
+async fn applied_versions(db: &Db) -> Result<Vec<i64>, StoreError> {
+    let op = "read applied migrations";
+    let exists: bool = match db {
+        Db::Postgres(pool) => sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query(op))?,
+        Db::Sqlite(pools) => sqlx::query_scalar(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&pools.writer)
+        .await
+        .map_err(StoreError::query(op))?,
+    };
+    if !exists {
+        return Ok(Vec::new());
+    }
+    const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+    match db {
+        Db::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await,
+        Db::Sqlite(pools) => sqlx::query_scalar(SQL).fetch_all(&pools.writer).await,
+    }
+    .map_err(StoreError::query(op))
+}
+
+/// Fails with both version numbers when the database was migrated by a newer Chitin.
+pub(crate) async fn refuse_newer_schema(db: &Db) -> Result<(), StoreError> {
+    let build_version = build_version(db);
+    let database_version = applied_versions(db).await?.into_iter().max().unwrap_or(0);
+    if database_version > build_version {
+        return Err(StoreError::SchemaTooNew { database_version, build_version });
+    }
+    Ok(())
+}
+
+pub(crate) async fn status(db: &Db) -> Result<Vec<MigrationStatus>, StoreError> {
+    let applied = applied_versions(db).await?;
+    Ok(migrator(db)
+        .0
+        .iter()
+        .map(|migration| MigrationStatus {
+            version: migration.version,
+            description: migration.description.to_string(),
+            applied: applied.contains(&migration.version),
+        })
+        .collect())
+}
+
+/// Applies pending migrations and returns how many ran.
+pub(crate) async fn run(db: &Db) -> Result<usize, StoreError> {
+    refuse_newer_schema(db).await?;
+    let before = applied_versions(db).await?.len();
+    let (migrator, backend) = migrator(db);
+    let result = match db {
+        Db::Postgres(pool) => migrator.run(pool).await,
+        Db::Sqlite(pools) => migrator.run(&pools.writer).await,
+    };
+    result.map_err(|source| StoreError::Migrate { backend, source })?;
+    let after = applied_versions(db).await?.len();
+    if after > before {
+        tracing::info!(backend, applied = after - before, version = build_version(db), "database migrated");
+    }
+    Ok(after - before)
+}

@@ -1,0 +1,173 @@
+//! Opening a backend from `database.url`: SQLCipher-keyed SQLite, or PostgreSQL with start-up retries.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::SecretValue;
+
+use super::db::SqlitePools;
+use super::error::sqlite_code;
+use super::{DatabaseConfig, StoreError};
+use crate::crypto::MasterKey;
+
+/// File name of the default database inside `data_dir`.
+pub const DEFAULT_SQLITE_FILE: &str = "chitin.db";
+
+/// Which backend a `database.url` selects, with its parsed options.
+pub(crate) enum Target {
+    Sqlite { options: SqliteConnectOptions, path: PathBuf },
+    Postgres { options: PgConnectOptions, location: String },
+}
+
+pub(crate) fn parse_target(config: &DatabaseConfig, data_dir: &Path) -> Result<Target, StoreError> {
+    let url = match config.url.as_ref().map(SecretValue::expose) {
+        None => {
+            let path = data_dir.join(DEFAULT_SQLITE_FILE);
+            return Ok(Target::Sqlite { options: SqliteConnectOptions::new().filename(&path), path });
+        }
+        Some(url) => url.trim(),
+    };
+    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme).to_ascii_lowercase();
+    match scheme.as_str() {
+        "sqlite" => {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|source| StoreError::InvalidUrl { backend: "sqlite", source })?;
+            let path = options.get_filename().to_path_buf();
+            Ok(Target::Sqlite { options, path })
+        }
+        "postgres" | "postgresql" => {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|source| StoreError::InvalidUrl { backend: "postgresql", source })?;
+            // Credentials stay out of logs and error messages.
+            let location =
+                format!("{}:{}/{}", options.get_host(), options.get_port(), options.get_database().unwrap_or_default());
+            Ok(Target::Postgres { options, location })
+        }
+        _ => Err(StoreError::UnknownScheme { scheme }),
+    }
+}
+
+pub(crate) async fn open_sqlite(
+    options: SqliteConnectOptions,
+    path: &Path,
+    config: &DatabaseConfig,
+    master_key: &MasterKey,
+) -> Result<SqlitePools, StoreError> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+    }
+    // Opening the file ourselves first turns "unable to open database file" into the OS's reason
+    // (read-only file system, permission denied, no space).
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| StoreError::SqliteFile { path: path.to_path_buf(), source })?;
+    // sqlx sends the `key` pragma first on every new connection, before anything reads a page.
+    let key = format!("\"x'{}'\"", master_key.sqlcipher_key_hex().as_str());
+    let options = options
+        .pragma("key", key)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_millis(config.busy_timeout_ms));
+    let open_error = |source: sqlx::Error| match sqlite_code(&source).map(|code| code & 0xff) {
+        // SQLITE_NOTADB: the pages do not decrypt under this key.
+        Some(26) => StoreError::WrongMasterKey { location: path.display().to_string() },
+        Some(8) => StoreError::ReadOnly { op: "open sqlite database", source },
+        Some(13) => StoreError::DiskFull { op: "open sqlite database", source },
+        _ => StoreError::OpenSqlite { path: path.to_path_buf(), source },
+    };
+    // The writer first: it creates the file and switches it to WAL, which the readers rely on.
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+        .connect_with(options.clone())
+        .await
+        .map_err(open_error)?;
+    let reader = SqlitePoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .min_connections(config.min_connections)
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+        .connect_with(options)
+        .await
+        .map_err(open_error)?;
+    Ok(SqlitePools { writer, reader })
+}
+
+/// Connects with exponential backoff, logging one line per failed attempt.
+///
+/// Wrong credentials and a missing database are final: retrying cannot fix them.
+pub(crate) async fn open_postgres(
+    options: PgConnectOptions,
+    location: &str,
+    config: &DatabaseConfig,
+) -> Result<PgPool, StoreError> {
+    let attempts = config.connect_attempts.max(1);
+    let mut backoff = Duration::from_millis(config.connect_backoff_ms);
+    let mut attempt = 1;
+    loop {
+        let result = PgPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .min_connections(config.min_connections)
+            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+            .connect_with(options.clone().application_name("chitin"))
+            .await;
+        let error = match result {
+            Ok(pool) => return Ok(pool),
+            Err(error) => error,
+        };
+        let code = error.as_database_error().and_then(|db| db.code()).unwrap_or_default().into_owned();
+        if matches!(code.as_str(), "28P01" | "28000") {
+            return Err(StoreError::AuthenticationFailed { location: location.to_owned(), source: error });
+        }
+        if code == "3D000" {
+            return Err(StoreError::Query { op: "connect to postgresql", retryable: false, source: error });
+        }
+        if attempt >= attempts {
+            return Err(StoreError::Unreachable { location: location.to_owned(), attempts, source: error });
+        }
+        tracing::warn!(
+            %location, attempt, max_attempts = attempts, retry_in_ms = backoff.as_millis() as u64, %error,
+            "postgresql unreachable, retrying"
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+        attempt += 1;
+    }
+}
+
+/// Refuses to start without pgvector, before a migration half-creates the schema.
+pub(crate) async fn require_pgvector(pool: &PgPool, location: &str) -> Result<(), StoreError> {
+    let available: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'")
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::query("check for pgvector"))?;
+    match available {
+        Some(_) => Ok(()),
+        None => Err(StoreError::PgvectorMissing { location: location.to_owned() }),
+    }
+}
+
+/// The configured embedding length must match the `vector(N)` column, or every insert would fail later.
+pub(crate) async fn check_embedding_dims(pool: &PgPool, configured: usize) -> Result<(), StoreError> {
+    let in_schema: Option<i32> = sqlx::query_scalar(
+        "SELECT atttypmod FROM pg_attribute WHERE attrelid = to_regclass('memory_chunks') AND attname = 'embedding'",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(StoreError::query("read embedding column size"))?;
+    match in_schema {
+        Some(dims) if dims > 0 && dims as usize != configured => {
+            Err(StoreError::EmbeddingDimsMismatch { configured, in_schema: dims as usize })
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,207 @@
+//! Replies owed to a platform: written with the assistant message, leased to a sender, marked delivered after the platform accepts.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::conversations::body_context;
+use super::db::{BeginWrite, Shared, millis, now_ms, on_db, on_db_read};
+use super::{ConversationId, MessageId, OutboxId, StoreError};
+
+/// Ids of a reply just queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QueuedReply {
+    pub message_id: MessageId,
+    pub outbox_id: OutboxId,
+}
+
+/// A reply leased to one sender until `lease_until_ms`; after that another sender may take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    pub outbox_id: OutboxId,
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub channel: String,
+    pub external_conversation_id: String,
+    pub body: String,
+    /// Including this one.
+    pub attempts: i64,
+    pub lease_until_ms: i64,
+}
+
+impl OutboxItem {
+    /// Stable per reply across retries: give it to platforms that deduplicate sends by a client key.
+    pub fn idempotency_key(&self) -> String {
+        format!("chitin-outbox-{}", self.outbox_id)
+    }
+}
+
+/// The outbox of replies.
+#[derive(Clone)]
+pub struct Outbox {
+    shared: Shared,
+}
+
+impl Outbox {
+    pub(crate) fn new(shared: Shared) -> Outbox {
+        Outbox { shared }
+    }
+
+    pub(super) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    /// Stores the assistant's reply and the duty to deliver it in one transaction, so a crash
+    /// leaves either both or neither.
+    pub async fn enqueue_reply(&self, conversation_id: ConversationId, body: &str) -> Result<QueuedReply, StoreError> {
+        let op = "enqueue reply";
+        let now = now_ms();
+        on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let conversation: Option<(String, String)> =
+                sqlx::query_as("SELECT channel, external_id FROM conversations WHERE id = $1")
+                    .bind(conversation_id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            let (channel, external_conversation_id) =
+                conversation.ok_or(StoreError::NotFound { op, what: "conversation", id: conversation_id.to_string() })?;
+            let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
+            let message_id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, created_at_ms) \
+                 VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5) RETURNING id",
+            )
+            .bind(conversation_id.0)
+            .bind(&channel)
+            .bind(&external_conversation_id)
+            .bind(&sealed)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            let outbox_id: i64 = sqlx::query_scalar(
+                "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
+            )
+            .bind(message_id)
+            .bind(&channel)
+            .bind(&external_conversation_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            tx.commit().await.map_err(StoreError::query(op))?;
+            Ok(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) })
+        })
+    }
+
+    /// Leases up to `limit` due, undelivered replies for `lease`, oldest first.
+    ///
+    /// PostgreSQL skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`); SQLite has one
+    /// writer at a time, so the claim statement is atomic there by construction.
+    pub async fn claim_due(&self, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        let op = "claim outbox";
+        let now = now_ms();
+        let lease_until = now.saturating_add(millis(lease));
+        const CLAIM_POSTGRES: &str = "UPDATE outbox SET lease_until_ms = $2, attempts = attempts + 1 WHERE id IN ( \
+             SELECT id FROM outbox WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
+             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY next_attempt_at_ms, id LIMIT $3 \
+             FOR UPDATE SKIP LOCKED) \
+             RETURNING id, message_id, channel, external_conversation_id, attempts";
+        const CLAIM_SQLITE: &str = "UPDATE outbox SET lease_until_ms = $2, attempts = attempts + 1 WHERE id IN ( \
+             SELECT id FROM outbox WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
+             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY next_attempt_at_ms, id LIMIT $3) \
+             RETURNING id, message_id, channel, external_conversation_id, attempts";
+        const BODY: &str = "SELECT conversation_id, body FROM messages WHERE id = $1";
+        let mut claimed = Vec::new();
+        on_db!(&self.shared.db, pool => {
+            let claim = if matches!(&self.shared.db, super::db::Db::Postgres(_)) { CLAIM_POSTGRES } else { CLAIM_SQLITE };
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let rows: Vec<(i64, i64, String, String, i64)> = sqlx::query_as(claim)
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+            for (outbox_id, message_id, channel, external_conversation_id, attempts) in rows {
+                let (conversation_id, body): (i64, Vec<u8>) =
+                    sqlx::query_as(BODY).bind(message_id).fetch_one(&mut *tx).await.map_err(StoreError::query(op))?;
+                claimed.push(OutboxItem {
+                    outbox_id: OutboxId(outbox_id),
+                    message_id: MessageId(message_id),
+                    conversation_id: ConversationId(conversation_id),
+                    body: self.shared.sealer.open_text(&body, &body_context(&channel, &external_conversation_id), op)?,
+                    channel,
+                    external_conversation_id,
+                    attempts,
+                    lease_until_ms: lease_until,
+                });
+            }
+            tx.commit().await.map_err(StoreError::query(op))?;
+        });
+        claimed.sort_by_key(|item| item.outbox_id);
+        Ok(claimed)
+    }
+
+    /// Records that the platform accepted the reply. Idempotent: a second call changes nothing.
+    pub async fn mark_delivered(
+        &self,
+        outbox_id: OutboxId,
+        platform_message_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let op = "mark reply delivered";
+        let now = now_ms();
+        on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let message_id: Option<i64> = sqlx::query_scalar(
+                "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
+                 WHERE id = $1 RETURNING message_id",
+            )
+            .bind(outbox_id.0)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            let message_id = message_id.ok_or(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() })?;
+            sqlx::query(
+                "UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($2, platform_message_id) WHERE id = $1",
+            )
+            .bind(message_id)
+            .bind(platform_message_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            tx.commit().await.map_err(StoreError::query(op))?;
+        });
+        Ok(())
+    }
+
+    /// Gives a failed attempt back with its next try at `retry_at_ms` (the caller computes the backoff).
+    pub async fn reschedule(&self, outbox_id: OutboxId, retry_at_ms: i64, error: &str) -> Result<(), StoreError> {
+        let op = "reschedule reply";
+        let done = on_db!(&self.shared.db, pool => sqlx::query(
+            "UPDATE outbox SET next_attempt_at_ms = $2, lease_until_ms = NULL, last_error = $3 \
+             WHERE id = $1 AND delivered_at_ms IS NULL",
+        )
+        .bind(outbox_id.0)
+        .bind(retry_at_ms)
+        .bind(error)
+        .execute(pool)
+        .await.map(|result| result.rows_affected()))
+        .map_err(StoreError::query(op))?;
+        if done == 0 {
+            return Err(StoreError::NotFound { op, what: "undelivered outbox entry", id: outbox_id.to_string() });
+        }
+        Ok(())
+    }
+
+    /// Replies not yet accepted by their platform.
+    pub async fn undelivered_count(&self) -> Result<i64, StoreError> {
+        let op = "count undelivered replies";
+        on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at_ms IS NULL")
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))
+    }
+}

@@ -22,7 +22,7 @@ impl StoreIntake {
 }
 
 fn storage(error: StoreError) -> IntakeError {
-    IntakeError::Storage { retryable: error.is_retryable(), reason: error.to_string() }
+    IntakeError::Storage { retryable: error.is_retryable(), reason: crate::agent::describe(&error) }
 }
 
 impl Intake for StoreIntake {

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod intake;
 pub mod llm;
+pub mod safety;
 pub mod service;
 pub mod store;
 pub mod telemetry;

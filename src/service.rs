@@ -44,6 +44,8 @@ pub enum ServiceError {
     },
     #[error("the llm section is not usable")]
     Llm(#[from] LlmError),
+    #[error("the safety detectors could not be built")]
+    Safety(#[from] crate::safety::SafetyError),
     #[error("a built-in tool is broken")]
     Tools(#[from] ToolError),
     #[error(transparent)]
@@ -90,7 +92,7 @@ impl Service {
         }
         tools.require_approval(config.agent.require_approval.iter().cloned());
         let hub = ReplyHub::default();
-        let agent = Agent::new(store.clone(), llm, Arc::new(tools), hub.clone(), agent_settings(config, &workspace));
+        let agent = Agent::new(store.clone(), llm, Arc::new(tools), hub.clone(), agent_settings(config, &workspace))?;
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),

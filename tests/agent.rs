@@ -44,7 +44,7 @@ async fn a_turn_runs_two_tool_calls_then_answers_with_their_results() {
     assert_eq!(results.len(), 2, "both tool results go back in one step: {second}");
     let echo = results.iter().find(|m| m["tool_call_id"] == "call_a").expect("echo result");
     let echo_text = echo["content"].as_str().expect("text");
-    assert!(echo_text.contains("alpha") && echo_text.contains("<tool_output"), "wrapped as data: {echo_text}");
+    assert!(echo_text.contains("alpha") && echo_text.contains("<tool-output"), "wrapped as data: {echo_text}");
     let time = results.iter().find(|m| m["tool_call_id"] == "call_b").expect("time result");
     assert!(time["content"].as_str().expect("text").contains("unix"), "{time}");
     chitin.stop().await;

@@ -9,3 +9,5 @@ mod config;
 mod gateway_api;
 mod llm;
 mod repl;
+mod safety;
+mod store;

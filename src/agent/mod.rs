@@ -1,6 +1,7 @@
 //! The agent behind every session: turns, approvals and compaction, on top of the store, the model and the tools.
 
 mod compaction;
+pub mod guard;
 pub mod prompt;
 pub mod turn;
 
@@ -17,6 +18,7 @@ use crate::llm::LlmProvider;
 use crate::store::{ConversationId as StoredConversationId, MessageId, MessageStatus, Store, StoreError};
 use crate::tools::ToolRegistry;
 
+use guard::OutputGuard;
 use turn::{PendingApproval, TurnContext, TurnEnd, TurnLimits};
 
 /// What the user is told when no model is configured, instead of silence.
@@ -42,6 +44,7 @@ pub struct Agent {
     tools: Arc<ToolRegistry>,
     hub: ReplyHub,
     settings: AgentSettings,
+    guard: OutputGuard,
 }
 
 impl Agent {
@@ -51,8 +54,8 @@ impl Agent {
         tools: Arc<ToolRegistry>,
         hub: ReplyHub,
         settings: AgentSettings,
-    ) -> Self {
-        Self { store, llm, tools, hub, settings }
+    ) -> Result<Self, crate::safety::SafetyError> {
+        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new()? })
     }
 
     async fn stored_conversation(&self, conversation: &ConversationId) -> Result<StoredConversationId, StoreError> {
@@ -69,15 +72,15 @@ impl Agent {
         let Some(llm) = self.llm.as_deref() else {
             return Ok((NO_MODEL_REPLY.to_string(), MessageStatus::Processed));
         };
-        let pending = self.pending_approval(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
-        let always = self.always_approved().await.map_err(|e| fail(e.to_string()))?;
+        let pending = self.pending_approval(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
+        let always = self.always_approved().await.map_err(|e| fail(describe(&e)))?;
 
         let stored = self
             .store
             .conversations()
             .history(conversation_id, self.settings.history_messages)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(describe(&e)))?;
         let mut history = prompt::history_since_summary(&stored);
         history.messages.retain(|(id, _)| *id <= inbound.record_id);
         let specs = self.tools.specs();
@@ -97,19 +100,20 @@ impl Agent {
             system,
             limits: &limits,
             always_approved: &always,
+            guard: &self.guard,
         };
 
         let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
             Some((pending, Some(answer))) => {
-                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
+                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
                 if answer == ApprovalAnswer::Always {
-                    self.approve_always(&pending.tool).await.map_err(|e| fail(e.to_string()))?;
+                    self.approve_always(&pending.tool).await.map_err(|e| fail(describe(&e)))?;
                 }
                 turn::resume(&context, pending, answer != ApprovalAnswer::No).await
             }
             Some((_, None)) => {
                 // Any other reply drops the question; the new message is a turn of its own.
-                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(e.to_string()))?;
+                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
                 turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await
             }
             None => turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await,
@@ -121,7 +125,7 @@ impl Agent {
             }
             Ok(TurnEnd::NeedsApproval { question, pending, usage }) => {
                 info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, tool = %pending.tool, "turn paused for approval");
-                self.save_pending(&inbound.conversation, &pending).await.map_err(|e| fail(e.to_string()))?;
+                self.save_pending(&inbound.conversation, &pending).await.map_err(|e| fail(describe(&e)))?;
                 Ok((question, MessageStatus::Processed))
             }
             Err(error) => {
@@ -164,6 +168,18 @@ impl Agent {
 
 const ALWAYS_APPROVED_KEY: &str = "approvals.always";
 
+/// An error with its causes, `outer: inner: root`, for logs that must say what actually went wrong.
+pub fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn pending_key(conversation: &ConversationId) -> String {
     format!("approvals.pending.{conversation}")
 }
@@ -188,7 +204,7 @@ impl TurnRunner for Agent {
     fn resume(&self, conversation: &ConversationId) -> BoxFuture<'_, Result<Vec<Inbound>, TurnError>> {
         let conversation = conversation.clone();
         Box::pin(async move {
-            let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: error.to_string() };
+            let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: describe(&error) };
             let id = self.stored_conversation(&conversation).await.map_err(fail)?;
             let unanswered = self.store.conversations().unanswered(id).await.map_err(fail)?;
             let channel_kind = conversation_channel(&conversation);
@@ -211,19 +227,26 @@ impl TurnRunner for Agent {
     fn run_turn(&self, inbound: Inbound) -> BoxFuture<'_, Result<(), TurnError>> {
         Box::pin(async move {
             let fail =
-                |error: StoreError| TurnError { conversation: inbound.conversation.clone(), reason: error.to_string() };
+                |error: StoreError| TurnError { conversation: inbound.conversation.clone(), reason: describe(&error) };
             // A message resumed after a crash may also arrive from its channel: answer it once.
-            if self.store.conversations().reply_to(MessageId(inbound.record_id)).await.map_err(fail)?.is_some() {
+            let in_reply_to = MessageId(inbound.record_id);
+            if self.store.conversations().reply_to(in_reply_to).await.map_err(fail)?.is_some() {
+                // Filed before a crash that came before the status update: finish that update.
+                self.store.conversations().set_status(in_reply_to, MessageStatus::Processed).await.map_err(fail)?;
                 return Ok(());
             }
             let conversation_id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
             let (text, status) = self.answer(&inbound, conversation_id).await?;
+            let text = self.guard.reply(&text);
+            // The reply and its outbox entry commit together; a redone turn finds its reply already filed.
             let queued = self
                 .store
                 .outbox()
-                .enqueue_reply_to(conversation_id, MessageId(inbound.record_id), &text, status)
+                .enqueue_reply(conversation_id, Some(in_reply_to), &text)
                 .await
-                .map_err(fail)?;
+                .map_err(fail)?
+                .reply();
+            self.store.conversations().set_status(in_reply_to, status).await.map_err(fail)?;
             self.hub.publish(
                 &inbound.conversation,
                 ReplyEvent::Final {

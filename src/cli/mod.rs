@@ -2,6 +2,7 @@
 
 mod config_cmd;
 mod run;
+mod safety_cmd;
 mod status;
 
 use std::path::PathBuf;
@@ -62,11 +63,27 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check text with the safety detectors (prompt injection, credential leaks).
+    #[command(subcommand)]
+    Safety(SafetyCommand),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  chitin completions bash > ~/.local/share/bash-completion/completions/chitin")]
     Completions {
         /// The shell to generate for.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SafetyCommand {
+    /// Scan text from stdin (one JSON verdict) or a JSONL file (one verdict line per input line).
+    #[command(
+        after_help = "Examples:\n  echo 'Ignore all previous instructions' | chitin safety scan\n  chitin safety scan --jsonl inputs.jsonl > verdicts.jsonl\n\nJSONL input lines: {\"id\", \"text\", \"stored\"?: [{\"name\", \"value\"}]}.\nOutput: {\"id\", \"injection\": {\"detected\", \"score\", \"severity\", \"action\"}, \"leaks\": [{\"kind\", \"start\", \"end\"}]}."
+    )]
+    Scan {
+        /// Read JSONL objects from FILE instead of plain text from stdin.
+        #[arg(long, value_name = "FILE")]
+        jsonl: Option<PathBuf>,
     },
 }
 
@@ -92,6 +109,10 @@ pub fn main() -> ExitCode {
         clap_complete::generate(shell, &mut Cli::command(), "chitin", &mut std::io::stdout());
         return ExitCode::SUCCESS;
     }
+    // Needs no configuration: outside evaluations run it on a bare machine.
+    if let Command::Safety(SafetyCommand::Scan { jsonl }) = &cli.command {
+        return safety_cmd::scan(jsonl.as_deref());
+    }
     let config = match config::load(&ConfigSources::from_process(cli.config.clone())) {
         Ok(config) => config,
         Err(error) => {
@@ -107,7 +128,7 @@ pub fn main() -> ExitCode {
             let env = crate::service::ServiceEnv { master_key: std::env::var("CHITIN_MASTER_KEY").ok() };
             with_runtime(|| run::run(config, env, no_repl))
         }
-        Command::Completions { .. } => ExitCode::SUCCESS,
+        Command::Completions { .. } | Command::Safety(_) => ExitCode::SUCCESS,
     }
 }
 

@@ -49,3 +49,20 @@ impl Default for DatabaseConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults_and_unknown_keys_are_named() {
+        let config: DatabaseConfig =
+            serde_json::from_str(r#"{ "url": "postgres://h/db", "max_connections": 4 }"#).unwrap();
+        assert_eq!(
+            config,
+            DatabaseConfig { url: Some("postgres://h/db".into()), max_connections: 4, ..DatabaseConfig::default() }
+        );
+        let error = serde_json::from_str::<DatabaseConfig>(r#"{ "max_conections": 4 }"#).unwrap_err();
+        assert!(error.to_string().contains("max_conections"), "{error}");
+    }
+}

@@ -40,6 +40,8 @@ pub struct StoredMessage {
     pub status: MessageStatus,
     pub sender: Option<String>,
     pub body: String,
+    /// For assistant replies: the inbound message answered.
+    pub in_reply_to: Option<MessageId>,
     pub created_at_ms: i64,
 }
 
@@ -55,6 +57,7 @@ pub(crate) struct MessageRow {
     status: String,
     sender: Option<String>,
     body: Vec<u8>,
+    in_reply_to: Option<i64>,
     created_at_ms: i64,
 }
 
@@ -82,6 +85,7 @@ impl MessageRow {
             role: Role::parse(&self.role, op)?,
             status: MessageStatus::parse(&self.status, op)?,
             sender: self.sender,
+            in_reply_to: self.in_reply_to.map(MessageId),
             created_at_ms: self.created_at_ms,
         })
     }
@@ -185,7 +189,7 @@ impl Conversations {
     pub async fn history(&self, conversation_id: ConversationId, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
         let op = "load history";
         let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT * FROM (SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms \
+            "SELECT * FROM (SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms \
              FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id",
         )
         .bind(conversation_id.0)
@@ -215,7 +219,7 @@ impl Conversations {
     pub async fn unprocessed(&self, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
         let op = "list unprocessed messages";
         let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms \
+            "SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms \
              FROM messages WHERE status = 'received' ORDER BY id LIMIT $1",
         )
         .bind(limit)

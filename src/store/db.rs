@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
+use super::inbound_batch::InboundBatcher;
 use super::sealing::Sealer;
 
 /// The pools for one of the two backends.
@@ -28,6 +29,8 @@ pub(crate) struct SqlitePools {
 pub(crate) struct Shared {
     pub(crate) db: Db,
     pub(crate) sealer: Sealer,
+    /// PostgreSQL only: the group-commit writer for inbound messages.
+    pub(crate) inbound_batcher: Option<InboundBatcher>,
     pub(crate) embedding_dims: usize,
     /// `postgres://host:port/db` or the SQLite path, without credentials, for logs and errors.
     pub(crate) location: String,

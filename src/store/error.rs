@@ -88,6 +88,17 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// One database failure reported to every caller of a batched write.
+    #[error("{op} failed")]
+    QueryShared {
+        op: &'static str,
+        retryable: bool,
+        #[source]
+        source: std::sync::Arc<sqlx::Error>,
+    },
+    /// The background writer is gone (the store is shutting down) or lost track of a row.
+    #[error("{op} failed: the store's background writer stopped")]
+    WriterStopped { op: &'static str },
     #[error("{op}: no {what} with id {id}")]
     NotFound { op: &'static str, what: &'static str, id: String },
     #[error("{op}: stored value could not be decrypted")]
@@ -130,7 +141,8 @@ impl StoreError {
     /// True when the same call may succeed later; callers retry with backoff.
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Query { retryable, .. } => *retryable,
+            StoreError::Query { retryable, .. } | StoreError::QueryShared { retryable, .. } => *retryable,
+            StoreError::WriterStopped { .. } => true,
             StoreError::Unreachable { .. } => true,
             _ => false,
         }

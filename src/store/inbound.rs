@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::conversations::{UPSERT_CONVERSATION, body_context};
-use super::db::{BeginWrite, Db, Shared, now_ms, on_db};
+use super::db::{BeginWrite, Db, Shared, now_ms};
+use super::inbound_batch::{InboundRow, record_one};
 use super::{ConversationId, MessageId, StoreError};
 
 /// A message as a channel received it, before any actor sees it.
@@ -32,20 +33,6 @@ const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (conversation_id, chan
      VALUES ($1, $2, $3, $4, 'inbound', 'user', 'received', $5, $6, $7) \
      ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id";
 
-/// Upserts the conversation and inserts the message in one statement. A known platform id skips
-/// the conversation upsert (redeliveries change nothing) and returns no row.
-const RECORD_POSTGRES: &str = "WITH conversation AS ( \
-         INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
-         SELECT $1, $2, $6, $6 \
-         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel = $1 AND platform_message_id = $3) \
-         ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
-         RETURNING id) \
-     INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, \
-         direction, role, status, sender, body, created_at_ms) \
-     SELECT id, $1, $2, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversation \
-     ON CONFLICT (channel, platform_message_id) DO NOTHING \
-     RETURNING id, conversation_id";
-
 /// Records inbound platform messages exactly once per (channel, platform message id).
 #[derive(Clone)]
 pub struct Inbound {
@@ -70,65 +57,70 @@ impl Inbound {
             .shared
             .sealer
             .seal(message.body.as_bytes(), &body_context(message.channel, message.external_conversation_id));
-        let inserted: Option<(i64, i64)> = match &self.shared.db {
-            // One statement, so one round trip and one commit: the hot path of every channel.
-            Db::Postgres(pool) => sqlx::query_as(RECORD_POSTGRES)
-                .bind(message.channel)
-                .bind(message.external_conversation_id)
-                .bind(message.platform_message_id)
-                .bind(message.sender)
-                .bind(&body)
-                .bind(now)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query(op))?,
-            Db::Sqlite(pools) => {
-                let mut tx = pools.writer.begin_write().await.map_err(StoreError::query(op))?;
-                let conversation_id: i64 = sqlx::query_scalar(UPSERT_CONVERSATION)
-                    .bind(message.channel)
-                    .bind(message.external_conversation_id)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(op))?;
-                let message_id: Option<i64> = sqlx::query_scalar(INSERT_MESSAGE_SQLITE)
-                    .bind(conversation_id)
-                    .bind(message.channel)
-                    .bind(message.external_conversation_id)
-                    .bind(message.platform_message_id)
-                    .bind(message.sender)
-                    .bind(&body)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(op))?;
-                // On a redelivery the transaction rolls back on drop: not even last activity changes.
-                if message_id.is_some() {
-                    tx.commit().await.map_err(StoreError::query(op))?;
+        let db = match &self.shared.db {
+            Db::Postgres(pool) => {
+                // Group commit: one statement and one commit for all concurrent callers.
+                let row = InboundRow {
+                    channel: message.channel.to_owned(),
+                    external_conversation_id: message.external_conversation_id.to_owned(),
+                    platform_message_id: message.platform_message_id.to_owned(),
+                    sender: message.sender.map(str::to_owned),
+                    body,
+                    now_ms: now,
+                };
+                let outcome = match &self.shared.inbound_batcher {
+                    Some(batcher) => batcher.submit(row).await?,
+                    None => record_one(pool, &row).await?,
+                };
+                tracing::debug!(?outcome, "inbound message recorded");
+                return Ok(outcome);
+            }
+            Db::Sqlite(pools) => pools,
+        };
+        let mut tx = db.writer.begin_write().await.map_err(StoreError::query(op))?;
+        let conversation_id: i64 = sqlx::query_scalar(UPSERT_CONVERSATION)
+            .bind(message.channel)
+            .bind(message.external_conversation_id)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+        let inserted: Option<i64> = sqlx::query_scalar(INSERT_MESSAGE_SQLITE)
+            .bind(conversation_id)
+            .bind(message.channel)
+            .bind(message.external_conversation_id)
+            .bind(message.platform_message_id)
+            .bind(message.sender)
+            .bind(&body)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+        let outcome = match inserted {
+            Some(message_id) => {
+                tx.commit().await.map_err(StoreError::query(op))?;
+                InboundOutcome::Inserted {
+                    conversation_id: ConversationId(conversation_id),
+                    message_id: MessageId(message_id),
                 }
-                message_id.map(|message_id| (message_id, conversation_id))
+            }
+            None => {
+                let message_id: i64 =
+                    sqlx::query_scalar("SELECT id FROM messages WHERE channel = $1 AND platform_message_id = $2")
+                        .bind(message.channel)
+                        .bind(message.platform_message_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(StoreError::query(op))?;
+                // Rolled back on drop: a redelivery changes nothing, not even last activity.
+                drop(tx);
+                InboundOutcome::Duplicate {
+                    conversation_id: ConversationId(conversation_id),
+                    message_id: MessageId(message_id),
+                }
             }
         };
-        if let Some((message_id, conversation_id)) = inserted {
-            tracing::debug!(message_id, conversation_id, "inbound message stored");
-            return Ok(InboundOutcome::Inserted {
-                conversation_id: ConversationId(conversation_id),
-                message_id: MessageId(message_id),
-            });
-        }
-        // A fresh statement sees the row even when a concurrent delivery committed it a moment ago.
-        let (message_id, conversation_id): (i64, i64) = on_db!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, conversation_id FROM messages WHERE channel = $1 AND platform_message_id = $2",
-        )
-        .bind(message.channel)
-        .bind(message.platform_message_id)
-        .fetch_one(pool)
-        .await)
-        .map_err(StoreError::query(op))?;
-        tracing::debug!(message_id, "inbound message is a redelivery");
-        Ok(InboundOutcome::Duplicate {
-            conversation_id: ConversationId(conversation_id),
-            message_id: MessageId(message_id),
-        })
+        tracing::debug!(?outcome, "inbound message recorded");
+        Ok(outcome)
     }
 }

@@ -13,6 +13,7 @@ mod error;
 mod export;
 mod ids;
 mod inbound;
+mod inbound_batch;
 mod jobs;
 mod key_check;
 mod memory;
@@ -38,7 +39,7 @@ pub use jobs::{ClaimedJob, EnqueueOutcome, JobEvent, JobOutcome, Jobs, NewJob, S
 pub use memory::{ChunkHit, DocumentWrite, Memory, NewChunk};
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;
-pub use outbox::{Outbox, OutboxItem, QueuedReply};
+pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};
 pub use routines::{NewRoutine, Routine, Routines, RunStart};
 pub use secrets::{SecretRow, Secrets};
 pub use settings::Settings;
@@ -49,6 +50,7 @@ use std::time::Duration;
 
 use crate::crypto::{FieldCipher, MasterKey};
 use db::{Db, Shared};
+use inbound_batch::InboundBatcher;
 use open::Target;
 use sealing::Sealer;
 
@@ -99,6 +101,7 @@ impl Store {
                 Shared {
                     db: Db::Sqlite(pools),
                     sealer: Sealer::plain(),
+                    inbound_batcher: None,
                     embedding_dims: config.embedding_dims,
                     location,
                 }
@@ -107,7 +110,14 @@ impl Store {
                 let pool = open::open_postgres(options, &location, config).await?;
                 open::require_pgvector(&pool, &location).await?;
                 let sealer = Sealer::encrypting(FieldCipher::new(master_key));
-                Shared { db: Db::Postgres(pool), sealer, embedding_dims: config.embedding_dims, location }
+                let inbound_batcher = Some(InboundBatcher::spawn(pool.clone()));
+                Shared {
+                    db: Db::Postgres(pool),
+                    sealer,
+                    inbound_batcher,
+                    embedding_dims: config.embedding_dims,
+                    location,
+                }
             }
         };
         let store = Store { shared };

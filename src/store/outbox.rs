@@ -15,6 +15,22 @@ pub struct QueuedReply {
     pub outbox_id: OutboxId,
 }
 
+/// Whether `enqueue_reply` stored a new reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ReplyOutcome {
+    Queued(QueuedReply),
+    /// The inbound message already has a reply (a redone turn); nothing new was stored.
+    AlreadyQueued(QueuedReply),
+}
+
+impl ReplyOutcome {
+    pub fn reply(self) -> QueuedReply {
+        match self {
+            ReplyOutcome::Queued(reply) | ReplyOutcome::AlreadyQueued(reply) => reply,
+        }
+    }
+}
+
 /// A reply leased to one sender until `lease_until_ms`; after that another sender may take it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
@@ -47,13 +63,17 @@ impl Outbox {
         Outbox { shared }
     }
 
-    pub(super) fn shared(&self) -> &Shared {
-        &self.shared
-    }
-
     /// Stores the assistant's reply and the duty to deliver it in one transaction, so a crash
     /// leaves either both or neither.
-    pub async fn enqueue_reply(&self, conversation_id: ConversationId, body: &str) -> Result<QueuedReply, StoreError> {
+    ///
+    /// `in_reply_to` names the inbound message this answers; at most one reply per message is
+    /// stored, so a turn redone after a crash gets `AlreadyQueued` instead of filing a second reply.
+    pub async fn enqueue_reply(
+        &self,
+        conversation_id: ConversationId,
+        in_reply_to: Option<MessageId>,
+        body: &str,
+    ) -> Result<ReplyOutcome, StoreError> {
         let op = "enqueue reply";
         let now = now_ms();
         on_db!(&self.shared.db, pool => {
@@ -67,18 +87,31 @@ impl Outbox {
             let (channel, external_conversation_id) =
                 conversation.ok_or(StoreError::NotFound { op, what: "conversation", id: conversation_id.to_string() })?;
             let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
-            let message_id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, created_at_ms) \
-                 VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5) RETURNING id",
+            let message_id: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
+                 created_at_ms, in_reply_to) VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6) \
+                 ON CONFLICT (in_reply_to) DO NOTHING RETURNING id",
             )
             .bind(conversation_id.0)
             .bind(&channel)
             .bind(&external_conversation_id)
             .bind(&sealed)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .bind(in_reply_to.map(|id| id.0))
+            .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
+            let Some(message_id) = message_id else {
+                // Rolled back on drop; the first reply stands.
+                let (message_id, outbox_id): (i64, i64) = sqlx::query_as(
+                    "SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.in_reply_to = $1",
+                )
+                .bind(in_reply_to.map(|id| id.0))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+                return Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }));
+            };
             let outbox_id: i64 = sqlx::query_scalar(
                 "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
                  VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -91,7 +124,7 @@ impl Outbox {
             .await
             .map_err(StoreError::query(op))?;
             tx.commit().await.map_err(StoreError::query(op))?;
-            Ok(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) })
+            Ok(ReplyOutcome::Queued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
         })
     }
 

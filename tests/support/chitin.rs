@@ -23,6 +23,12 @@ impl TestChitin {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, llm_base_url: Option<&str>, settings: &[(&str, &str)]) -> Self {
+        chitin::telemetry::init(
+            chitin::telemetry::LogFormat::Pretty,
+            0,
+            "info",
+            std::env::var("CHITIN_LOG").ok().as_deref(),
+        );
         let service =
             Service::start(&config(&dir, llm_base_url, settings), &ServiceEnv::default()).await.expect("chitin starts");
         let addr = service.gateway_addr();

@@ -5,3 +5,7 @@ pub mod fake_anthropic;
 pub mod fake_llm;
 pub mod fake_openai;
 pub mod process;
+pub mod safety_corpus;
+pub mod store_backends;
+pub mod store_log_capture;
+pub mod store_tcp_proxy;

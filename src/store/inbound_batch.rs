@@ -1,0 +1,225 @@
+//! Group commit for inbound messages on PostgreSQL: concurrent `record_inbound` calls share one statement and one commit.
+//!
+//! Every caller still gets its own `Inserted` or `Duplicate`, and only after the commit that made
+//! its row durable. One batch is in flight at a time; while it commits, the next one fills up, so
+//! the batch size follows the load and a lone caller pays one channel hop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{ConversationId, InboundOutcome, MessageId, StoreError};
+
+/// Largest number of messages written by one statement.
+const MAX_BATCH: usize = 256;
+const OP: &str = "record inbound message";
+
+/// One inbound message ready to write; the body is already sealed.
+pub(crate) struct InboundRow {
+    pub(crate) channel: String,
+    pub(crate) external_conversation_id: String,
+    pub(crate) platform_message_id: String,
+    pub(crate) sender: Option<String>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) now_ms: i64,
+}
+
+/// A row and the caller waiting for its outcome.
+struct PendingInbound {
+    row: InboundRow,
+    reply: oneshot::Sender<Result<InboundOutcome, StoreError>>,
+}
+
+/// Handle to the batching task; the task ends when the last handle is dropped.
+#[derive(Clone)]
+pub(crate) struct InboundBatcher {
+    sender: mpsc::Sender<PendingInbound>,
+}
+
+impl InboundBatcher {
+    pub(crate) fn spawn(pool: PgPool) -> InboundBatcher {
+        let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(pool, receiver));
+        InboundBatcher { sender }
+    }
+
+    /// Queues the row for the next batch and waits until that batch committed (or failed).
+    pub(crate) async fn submit(&self, row: InboundRow) -> Result<InboundOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender.send(PendingInbound { row, reply }).await.map_err(|_| StoreError::WriterStopped { op: OP })?;
+        answer.await.map_err(|_| StoreError::WriterStopped { op: OP })?
+    }
+}
+
+async fn run(pool: PgPool, mut receiver: mpsc::Receiver<PendingInbound>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(pending) => batch.push(pending),
+                Err(_) => break,
+            }
+        }
+        write_batch(&pool, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// New rows are inserted in (channel, platform id) order and conversations in (channel, external
+/// id) order, so two nodes writing overlapping batches lock rows in the same order and cannot deadlock.
+const INSERT_BATCH: &str = "WITH input AS ( \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) \
+         WITH ORDINALITY AS t(channel, external_id, platform_message_id, sender, body, ordinal)), \
+     fresh AS ( \
+         SELECT DISTINCT ON (channel, platform_message_id) * FROM input i \
+         WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.channel = i.channel AND m.platform_message_id = i.platform_message_id) \
+         ORDER BY channel, platform_message_id, ordinal), \
+     conversation AS ( \
+         INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
+         SELECT DISTINCT channel, external_id, $6::bigint, $6::bigint FROM fresh ORDER BY channel, external_id \
+         ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
+         RETURNING id, channel, external_id) \
+     INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, \
+         direction, role, status, sender, body, created_at_ms) \
+     SELECT c.id, f.channel, f.external_id, f.platform_message_id, 'inbound', 'user', 'received', f.sender, f.body, $6 \
+     FROM fresh f JOIN conversation c ON c.channel = f.channel AND c.external_id = f.external_id \
+     ORDER BY f.channel, f.platform_message_id \
+     ON CONFLICT (channel, platform_message_id) DO NOTHING \
+     RETURNING id, conversation_id, channel, platform_message_id";
+
+const FIND_EXISTING: &str = "SELECT m.id, m.conversation_id, m.channel, m.platform_message_id \
+     FROM messages m JOIN unnest($1::text[], $2::text[]) AS k(channel, platform_message_id) \
+     ON m.channel = k.channel AND m.platform_message_id = k.platform_message_id";
+
+type Key = (String, String);
+type Ids = (i64, i64);
+
+async fn write_batch(pool: &PgPool, batch: Vec<PendingInbound>) {
+    match insert(pool, &batch).await {
+        Ok(inserted) => {
+            let missing: Vec<&InboundRow> =
+                batch.iter().map(|p| &p.row).filter(|row| !inserted.contains_key(&key(row))).collect();
+            let existing = if missing.is_empty() { Ok(HashMap::new()) } else { find_existing(pool, &missing).await };
+            // The same platform id twice in one batch: the first caller inserted it, the rest are redeliveries.
+            let mut reported = HashSet::new();
+            for pending in batch {
+                let outcome = match inserted.get(&key(&pending.row)) {
+                    Some(ids) => Ok(outcome(*ids, reported.insert(key(&pending.row)))),
+                    None => match &existing {
+                        Ok(found) => found
+                            .get(&key(&pending.row))
+                            .map(|ids| outcome(*ids, false))
+                            .ok_or(StoreError::WriterStopped { op: OP }),
+                        Err(error) => Err(shared_error(error)),
+                    },
+                };
+                // The caller may have given up waiting; its row is stored regardless.
+                let _ = pending.reply.send(outcome);
+            }
+        }
+        Err(error) if super::error::is_transient(&error) => {
+            tracing::debug!(size = batch.len(), %error, "inbound batch failed; callers will retry");
+            let error = Arc::new(error);
+            for pending in batch {
+                let _ = pending.reply.send(Err(shared_error(&error)));
+            }
+        }
+        // Bad input in one message must not fail the others: write each on its own.
+        Err(error) => {
+            tracing::debug!(size = batch.len(), %error, "inbound batch rejected; writing one by one");
+            for pending in batch {
+                let outcome = record_one(pool, &pending.row).await;
+                let _ = pending.reply.send(outcome);
+            }
+        }
+    }
+}
+
+fn key(row: &InboundRow) -> Key {
+    (row.channel.clone(), row.platform_message_id.clone())
+}
+
+fn outcome((message_id, conversation_id): Ids, inserted: bool) -> InboundOutcome {
+    let (conversation_id, message_id) = (ConversationId(conversation_id), MessageId(message_id));
+    if inserted {
+        InboundOutcome::Inserted { conversation_id, message_id }
+    } else {
+        InboundOutcome::Duplicate { conversation_id, message_id }
+    }
+}
+
+fn shared_error(error: &Arc<sqlx::Error>) -> StoreError {
+    StoreError::QueryShared { op: OP, retryable: super::error::is_transient(error), source: error.clone() }
+}
+
+async fn insert(pool: &PgPool, batch: &[PendingInbound]) -> Result<HashMap<Key, Ids>, sqlx::Error> {
+    let rows: Vec<&InboundRow> = batch.iter().map(|pending| &pending.row).collect();
+    let now = rows.iter().map(|row| row.now_ms).max().unwrap_or_default();
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(INSERT_BATCH)
+        .bind(rows.iter().map(|row| row.channel.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.external_conversation_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.platform_message_id.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.sender.as_deref()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|row| row.body.as_slice()).collect::<Vec<_>>())
+        .bind(now)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, conversation_id, channel, platform_id)| ((channel, platform_id), (id, conversation_id)))
+        .collect())
+}
+
+async fn find_existing(pool: &PgPool, missing: &[&InboundRow]) -> Result<HashMap<Key, Ids>, Arc<sqlx::Error>> {
+    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(FIND_EXISTING)
+        .bind(missing.iter().map(|row| row.channel.as_str()).collect::<Vec<_>>())
+        .bind(missing.iter().map(|row| row.platform_message_id.as_str()).collect::<Vec<_>>())
+        .fetch_all(pool)
+        .await
+        .map_err(Arc::new)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, conversation_id, channel, platform_id)| ((channel, platform_id), (id, conversation_id)))
+        .collect())
+}
+
+/// Upserts the conversation and inserts the message in one statement. A known platform id skips
+/// the conversation upsert (redeliveries change nothing) and returns no row.
+const RECORD_ONE: &str = "WITH conversation AS ( \
+         INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
+         SELECT $1, $2, $6, $6 \
+         WHERE NOT EXISTS (SELECT 1 FROM messages WHERE channel = $1 AND platform_message_id = $3) \
+         ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
+         RETURNING id) \
+     INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, \
+         direction, role, status, sender, body, created_at_ms) \
+     SELECT id, $1, $2, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversation \
+     ON CONFLICT (channel, platform_message_id) DO NOTHING \
+     RETURNING id, conversation_id";
+
+/// Writes one message without batching: one round trip, one commit.
+pub(crate) async fn record_one(pool: &PgPool, row: &InboundRow) -> Result<InboundOutcome, StoreError> {
+    let inserted: Option<Ids> = sqlx::query_as(RECORD_ONE)
+        .bind(&row.channel)
+        .bind(&row.external_conversation_id)
+        .bind(&row.platform_message_id)
+        .bind(&row.sender)
+        .bind(&row.body)
+        .bind(row.now_ms)
+        .fetch_optional(pool)
+        .await
+        .map_err(StoreError::query(OP))?;
+    if let Some(ids) = inserted {
+        return Ok(outcome(ids, true));
+    }
+    let ids: Ids =
+        sqlx::query_as("SELECT id, conversation_id FROM messages WHERE channel = $1 AND platform_message_id = $2")
+            .bind(&row.channel)
+            .bind(&row.platform_message_id)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query(OP))?;
+    Ok(outcome(ids, false))
+}

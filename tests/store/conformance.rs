@@ -1,0 +1,533 @@
+//! One conformance suite for the store, run unchanged against SQLite and PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chitin::store::{
+    Approval, AuditEntry, Backend, Direction, DocumentWrite, EnqueueOutcome, InboundMessage, InboundOutcome,
+    JobOutcome, JobState, MessageStatus, NewChunk, NewJob, NewMessage, NewRoutine, ReplyOutcome, Role, RunStart,
+    RunState, StorageHealth, StoreError, TriggerKind, now_ms,
+};
+use serde_json::json;
+
+use chitin::crypto::MasterKey;
+
+use crate::on_both_backends;
+use crate::support::store_backends::TestStore;
+
+const UNICODE: &str = "Grüße 👋 — 你好, мир! \u{202e}rtl\u{202c} 'quotes' \"double\" \\ back; DROP TABLE messages;--";
+
+fn inbound<'a>(channel: &'a str, chat: &'a str, platform_id: &'a str, body: &'a str) -> InboundMessage<'a> {
+    InboundMessage {
+        channel,
+        external_conversation_id: chat,
+        platform_message_id: platform_id,
+        sender: Some("user-1"),
+        body,
+    }
+}
+
+on_both_backends!(
+    conversations_and_history,
+    inbound_redelivery_is_recognised,
+    concurrent_redelivery_inserts_once,
+    outbox_claim_lease_and_delivery,
+    failed_transaction_leaves_nothing_behind,
+    jobs_lifecycle,
+    routines_fire_once_per_run_key,
+    memory_documents_and_search,
+    secrets_rows,
+    installed_tools_and_approval,
+    audit_chain_detects_tampering,
+    settings_values,
+    export_and_migration_status,
+    wrong_master_key_is_refused,
+    newer_schema_is_refused,
+);
+
+async fn conversations_and_history(t: &TestStore) {
+    let conversations = t.store.conversations();
+    let id = conversations.get_or_create("telegram", "chat-1").await.unwrap();
+    assert_eq!(conversations.get_or_create("telegram", "chat-1").await.unwrap(), id);
+    let other = conversations.get_or_create("slack", "chat-1").await.unwrap();
+    assert_ne!(other, id, "the same external id on another channel is another conversation");
+
+    let large = "x".repeat(1 << 20) + UNICODE;
+    for (role, body) in [(Role::User, UNICODE), (Role::Tool, large.as_str()), (Role::System, "")] {
+        let message =
+            NewMessage { role, direction: Direction::Inbound, status: MessageStatus::Processed, sender: None, body };
+        conversations.append(id, &message).await.unwrap();
+    }
+    let history = conversations.history(id, 10).await.unwrap();
+    let bodies: Vec<&str> = history.iter().map(|message| message.body.as_str()).collect();
+    assert_eq!(bodies, vec![UNICODE, large.as_str(), ""]);
+    assert_eq!(history[1].role, Role::Tool);
+    assert!(history.iter().all(|message| message.conversation_id == id && message.channel == "telegram"));
+
+    let last_two = conversations.history(id, 2).await.unwrap();
+    assert_eq!(last_two.iter().map(|message| message.id).collect::<Vec<_>>(), vec![history[1].id, history[2].id]);
+
+    let stored = conversations.get(id).await.unwrap().unwrap();
+    assert_eq!((stored.channel.as_str(), stored.external_id.as_str()), ("telegram", "chat-1"));
+    assert_eq!(conversations.list(10).await.unwrap().len(), 2);
+
+    let missing = chitin::store::ConversationId(i64::MAX);
+    let message = NewMessage {
+        role: Role::User,
+        direction: Direction::Inbound,
+        status: MessageStatus::Received,
+        sender: None,
+        body: "x",
+    };
+    let error = conversations.append(missing, &message).await.unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { what: "conversation", .. }), "{error}");
+    assert!(!error.is_retryable());
+}
+
+async fn inbound_redelivery_is_recognised(t: &TestStore) {
+    let inbound_store = t.store.inbound();
+    let first = inbound_store.record_inbound(&inbound("telegram", "chat-9", "9:100", UNICODE)).await.unwrap();
+    let InboundOutcome::Inserted { conversation_id, message_id } = first else { panic!("first delivery: {first:?}") };
+    let again = inbound_store.record_inbound(&inbound("telegram", "chat-9", "9:100", "changed body")).await.unwrap();
+    assert_eq!(again, InboundOutcome::Duplicate { conversation_id, message_id });
+    // Same platform id on another channel is a different message.
+    let other = inbound_store.record_inbound(&inbound("slack", "chat-9", "9:100", "hi")).await.unwrap();
+    assert!(matches!(other, InboundOutcome::Inserted { .. }));
+
+    let history = t.store.conversations().history(conversation_id, 10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].body, UNICODE, "a redelivery must not overwrite the stored body");
+    assert_eq!(history[0].platform_message_id.as_deref(), Some("9:100"));
+    assert_eq!((history[0].direction, history[0].status), (Direction::Inbound, MessageStatus::Received));
+
+    // A turn redone after a crash cannot file a second reply to the same message.
+    let outbox = t.store.outbox();
+    let ReplyOutcome::Queued(reply) = outbox.enqueue_reply(conversation_id, Some(message_id), "answer").await.unwrap()
+    else {
+        panic!("first reply")
+    };
+    let again = outbox.enqueue_reply(conversation_id, Some(message_id), "answer, take two").await.unwrap();
+    assert_eq!(again, ReplyOutcome::AlreadyQueued(reply));
+    let history = t.store.conversations().history(conversation_id, 10).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[1].body.as_str(), history[1].in_reply_to), ("answer", Some(message_id)));
+    assert_eq!(outbox.undelivered_count().await.unwrap(), 1);
+
+    let unprocessed = t.store.conversations().unprocessed(10).await.unwrap();
+    assert_eq!(unprocessed.len(), 2);
+    t.store.conversations().set_status(message_id, MessageStatus::Processed).await.unwrap();
+    assert_eq!(t.store.conversations().unprocessed(10).await.unwrap().len(), 1);
+}
+
+async fn concurrent_redelivery_inserts_once(t: &TestStore) {
+    for round in 0..5 {
+        let platform_id = format!("race-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let inbound_store = t.store.inbound();
+                let barrier = barrier.clone();
+                let platform_id = platform_id.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    inbound_store.record_inbound(&inbound("telegram", "race-chat", &platform_id, "same")).await
+                })
+            })
+            .collect();
+        let mut inserted = 0;
+        let mut message_ids = HashSet::new();
+        for task in tasks {
+            match task.await.unwrap().unwrap() {
+                InboundOutcome::Inserted { message_id, .. } => {
+                    inserted += 1;
+                    message_ids.insert(message_id);
+                }
+                InboundOutcome::Duplicate { message_id, .. } => {
+                    message_ids.insert(message_id);
+                }
+            }
+        }
+        assert_eq!(inserted, 1, "round {round}: exactly one delivery may insert");
+        assert_eq!(message_ids.len(), 1, "round {round}: duplicates must point at the stored message");
+    }
+    assert_eq!(t.raw_scalar("SELECT count(*) FROM messages").await, 5);
+}
+
+async fn outbox_claim_lease_and_delivery(t: &TestStore) {
+    let conversation_id = t.store.conversations().get_or_create("telegram", "chat-out").await.unwrap();
+    let outbox = t.store.outbox();
+    let queued = outbox.enqueue_reply(conversation_id, None, UNICODE).await.unwrap().reply();
+    let second = outbox.enqueue_reply(conversation_id, None, "second").await.unwrap().reply();
+    assert_eq!(outbox.undelivered_count().await.unwrap(), 2);
+
+    let claimed = outbox.claim_due(Duration::from_secs(60), 1).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let item = &claimed[0];
+    assert_eq!((item.outbox_id, item.message_id, item.attempts), (queued.outbox_id, queued.message_id, 1));
+    assert_eq!(
+        (item.body.as_str(), item.channel.as_str(), item.external_conversation_id.as_str()),
+        (UNICODE, "telegram", "chat-out")
+    );
+
+    // The leased reply is not handed out again; the next one is.
+    let next = outbox.claim_due(Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(next.iter().map(|item| item.outbox_id).collect::<Vec<_>>(), vec![second.outbox_id]);
+    assert!(outbox.claim_due(Duration::from_secs(60), 10).await.unwrap().is_empty());
+
+    outbox.mark_delivered(queued.outbox_id, Some("out:1")).await.unwrap();
+    outbox.mark_delivered(queued.outbox_id, Some("out:1")).await.unwrap();
+    assert_eq!(outbox.undelivered_count().await.unwrap(), 1);
+    let history = t.store.conversations().history(conversation_id, 10).await.unwrap();
+    assert_eq!(
+        (history[0].status, history[0].role, history[0].direction),
+        (MessageStatus::Delivered, Role::Assistant, Direction::Outbound)
+    );
+    assert_eq!(history[0].platform_message_id.as_deref(), Some("out:1"));
+    assert_eq!(history[1].status, MessageStatus::Pending);
+
+    // A failed send comes back at the rescheduled time with its attempt counted.
+    outbox.reschedule(second.outbox_id, now_ms() + 3_600_000, "platform said 502").await.unwrap();
+    assert!(outbox.claim_due(Duration::from_secs(60), 10).await.unwrap().is_empty());
+    outbox.reschedule(second.outbox_id, now_ms() - 1, "platform said 502").await.unwrap();
+    let retried = outbox.claim_due(Duration::ZERO, 10).await.unwrap();
+    assert_eq!((retried[0].outbox_id, retried[0].attempts), (second.outbox_id, 2));
+    // A zero lease has expired at once: a crashed sender's reply is claimable again.
+    let reclaimed = outbox.claim_due(Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!((reclaimed[0].outbox_id, reclaimed[0].attempts), (second.outbox_id, 3));
+
+    let error = outbox.reschedule(queued.outbox_id, now_ms(), "late").await.unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }), "a delivered reply cannot be rescheduled: {error}");
+    let error = outbox.enqueue_reply(chitin::store::ConversationId(i64::MAX), None, "x").await.unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { what: "conversation", .. }), "{error}");
+}
+
+async fn failed_transaction_leaves_nothing_behind(t: &TestStore) {
+    let trigger = match t.backend() {
+        Backend::Postgres => {
+            "CREATE FUNCTION explode() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$; \
+             CREATE TRIGGER outbox_explode BEFORE INSERT ON outbox FOR EACH ROW WHEN (NEW.channel = 'explode') \
+             EXECUTE FUNCTION explode();"
+        }
+        Backend::Sqlite => {
+            "CREATE TRIGGER outbox_explode BEFORE INSERT ON outbox WHEN NEW.channel = 'explode' \
+             BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+        }
+    };
+    t.raw_execute(trigger).await;
+    let conversation_id = t.store.conversations().get_or_create("explode", "chat").await.unwrap();
+    let messages_before = t.raw_scalar("SELECT count(*) FROM messages").await;
+    let error = t.store.outbox().enqueue_reply(conversation_id, None, "never stored").await.unwrap_err();
+    assert!(matches!(error, StoreError::Query { op: "enqueue reply", retryable: false, .. }), "{error:?}");
+    assert_eq!(
+        t.raw_scalar("SELECT count(*) FROM messages").await,
+        messages_before,
+        "the assistant message must roll back"
+    );
+    assert_eq!(t.raw_scalar("SELECT count(*) FROM outbox").await, 0);
+    // The store keeps working after the failed transaction.
+    let other = t.store.conversations().get_or_create("telegram", "chat").await.unwrap();
+    t.store.outbox().enqueue_reply(other, None, "fine").await.unwrap();
+}
+
+async fn jobs_lifecycle(t: &TestStore) {
+    let jobs = t.store.jobs();
+    let job = NewJob {
+        kind: "summarise",
+        idempotency_key: Some("summarise:chat-1:2026-11-25"),
+        conversation_id: None,
+        payload: &json!({ "text": UNICODE }).to_string(),
+        max_attempts: 2,
+        run_after_ms: now_ms() - 1,
+    };
+    let EnqueueOutcome::Inserted(job_id) = jobs.enqueue(&job).await.unwrap() else { panic!("first enqueue") };
+    assert_eq!(jobs.enqueue(&job).await.unwrap(), EnqueueOutcome::Existing(job_id));
+    let later = NewJob { idempotency_key: None, run_after_ms: now_ms() + 3_600_000, ..job.clone() };
+    let later_id = jobs.enqueue(&later).await.unwrap().job_id();
+
+    let claimed = jobs.claim("worker-a", Duration::from_secs(60), 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), vec![job_id], "the future job is not due");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["text"], UNICODE);
+    assert!(jobs.claim("worker-b", Duration::from_secs(60), 10).await.unwrap().is_empty());
+    assert!(jobs.renew_lease(job_id, "worker-a", Duration::from_secs(60)).await.unwrap());
+    assert!(!jobs.renew_lease(job_id, "worker-b", Duration::from_secs(60)).await.unwrap());
+    assert!(!jobs.finish(job_id, "worker-b", JobOutcome::Succeeded { result: "stolen" }).await.unwrap());
+
+    // Retry puts it back; the next claim is its last attempt; the lease then expires.
+    assert!(
+        jobs.finish(job_id, "worker-a", JobOutcome::Retry { error: "llm 500", run_after_ms: now_ms() - 1 })
+            .await
+            .unwrap()
+    );
+    assert_eq!(jobs.get(job_id).await.unwrap().unwrap().state, JobState::Queued);
+    let again = jobs.claim("worker-b", Duration::ZERO, 10).await.unwrap();
+    assert_eq!(again[0].attempts, 2);
+    assert_eq!(jobs.requeue_expired().await.unwrap(), 1);
+    let stored = jobs.get(job_id).await.unwrap().unwrap();
+    assert_eq!((stored.state, stored.attempts, stored.lease_owner), (JobState::Failed, 2, None), "no attempts left");
+
+    jobs.add_event(later_id, "progress", UNICODE).await.unwrap();
+    let fast = jobs.clone();
+    let ready = NewJob { idempotency_key: Some("other"), max_attempts: 3, run_after_ms: now_ms() - 1, ..job.clone() };
+    let ready_id = fast.enqueue(&ready).await.unwrap().job_id();
+    fast.claim("worker-c", Duration::ZERO, 1).await.unwrap();
+    assert_eq!(fast.requeue_expired().await.unwrap(), 1);
+    assert_eq!(fast.get(ready_id).await.unwrap().unwrap().state, JobState::Queued, "attempts remain");
+    fast.claim("worker-c", Duration::from_secs(60), 1).await.unwrap();
+    assert!(fast.finish(ready_id, "worker-c", JobOutcome::Succeeded { result: UNICODE }).await.unwrap());
+    let done = fast.get(ready_id).await.unwrap().unwrap();
+    assert_eq!((done.state, done.result.as_deref()), (JobState::Succeeded, Some(UNICODE)));
+    let events = jobs.events(ready_id).await.unwrap();
+    assert_eq!(events.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(), vec!["succeeded"]);
+    assert_eq!(jobs.events(later_id).await.unwrap()[0].detail, UNICODE);
+    assert!(jobs.get(chitin::store::JobId(i64::MAX)).await.unwrap().is_none());
+
+    let mut finished = Vec::new();
+    for (key, outcome, state) in [
+        ("fails", JobOutcome::Failed { error: "tool crashed" }, JobState::Failed),
+        ("cancels", JobOutcome::Cancelled, JobState::Cancelled),
+    ] {
+        let id = jobs
+            .enqueue(&NewJob { idempotency_key: Some(key), max_attempts: 5, ..ready.clone() })
+            .await
+            .unwrap()
+            .job_id();
+        jobs.claim("worker-d", Duration::from_secs(60), 1).await.unwrap();
+        assert!(jobs.finish(id, "worker-d", outcome).await.unwrap());
+        assert_eq!(jobs.get(id).await.unwrap().unwrap().state, state, "{key}: final whatever attempts remain");
+        assert_eq!(jobs.requeue_expired().await.unwrap(), 0);
+        finished.push(id);
+    }
+    assert_eq!(jobs.events(finished[0]).await.unwrap()[0].detail, "tool crashed");
+}
+
+async fn routines_fire_once_per_run_key(t: &TestStore) {
+    let routines = t.store.routines();
+    let action = json!({ "prompt": UNICODE });
+    let routine = NewRoutine {
+        name: "morning brief",
+        trigger_kind: TriggerKind::Cron,
+        trigger_spec: "0 8 * * *",
+        action: &action,
+        enabled: true,
+        next_fire_at_ms: Some(now_ms() - 1),
+    };
+    let id = routines.upsert(&routine).await.unwrap();
+    let disabled = NewRoutine { name: "off", enabled: false, ..routine.clone() };
+    routines.upsert(&disabled).await.unwrap();
+    let due = routines.due(now_ms()).await.unwrap();
+    assert_eq!(due.iter().map(|routine| routine.name.as_str()).collect::<Vec<_>>(), vec!["morning brief"]);
+    assert_eq!(due[0].action, action);
+
+    let RunStart::Started(run_id) = routines.start_run(id, "2026-11-25T08:00Z", None).await.unwrap() else { panic!() };
+    assert_eq!(routines.start_run(id, "2026-11-25T08:00Z", None).await.unwrap(), RunStart::AlreadyStarted);
+    routines.finish_run(run_id, RunState::Succeeded).await.unwrap();
+    assert_eq!(routines.runs(id, 5).await.unwrap(), vec![("2026-11-25T08:00Z".to_owned(), RunState::Succeeded)]);
+
+    routines.set_next_fire(id, Some(now_ms() + 86_400_000)).await.unwrap();
+    assert!(routines.due(now_ms()).await.unwrap().is_empty());
+    assert_eq!(routines.upsert(&NewRoutine { trigger_spec: "0 9 * * *", ..routine }).await.unwrap(), id);
+    assert_eq!(routines.list().await.unwrap().iter().find(|r| r.id == id).unwrap().trigger_spec, "0 9 * * *");
+    assert!(routines.delete("off").await.unwrap());
+    assert!(!routines.delete("off").await.unwrap());
+}
+
+fn embedding(direction: usize) -> Vec<f32> {
+    let mut values = vec![0.01f32; 384];
+    values[direction] = 1.0;
+    values
+}
+
+async fn memory_documents_and_search(t: &TestStore) {
+    let memory = t.store.memory();
+    let (east, north) = (embedding(0), embedding(1));
+    let chunks = [
+        NewChunk { content: "The cat was running across the garden", embedding: Some(&east) },
+        NewChunk { content: "Umlaute: Grüße aus München 你好", embedding: Some(&north) },
+        NewChunk { content: "no embedding yet", embedding: None },
+    ];
+    let DocumentWrite::Written(document_id) = memory.upsert_document("notes/a.md", "hash-1", &chunks).await.unwrap()
+    else {
+        panic!("first write")
+    };
+    assert_eq!(
+        memory.upsert_document("notes/a.md", "hash-1", &chunks[..1]).await.unwrap(),
+        DocumentWrite::Unchanged(document_id)
+    );
+
+    let hits = memory.search_text("runs", 10).await.unwrap();
+    assert_eq!(hits.len(), 1, "stemming should match running/runs: {hits:?}");
+    assert_eq!((hits[0].path.as_str(), hits[0].ordinal), ("notes/a.md", 0));
+    assert_eq!(memory.search_text("münchen", 10).await.unwrap().len(), 1);
+    assert!(memory.search_text("cat garden", 10).await.unwrap().len() == 1);
+    assert!(memory.search_text("cat münchen", 10).await.unwrap().is_empty(), "all words must match");
+    assert!(memory.search_text("\"unbalanced OR (", 10).await.is_ok(), "user text is never query syntax");
+
+    let near_north: Vec<f32> = north.iter().zip(&east).map(|(n, e)| n + 0.2 * e).collect();
+    let nearest = memory.search_vector(&near_north, 2).await.unwrap();
+    assert_eq!(nearest.iter().map(|hit| hit.ordinal).collect::<Vec<_>>(), vec![1, 0]);
+    assert!(nearest[0].score > nearest[1].score);
+
+    let error = memory.search_vector(&[1.0, 2.0], 2).await.unwrap_err();
+    assert!(matches!(error, StoreError::EmbeddingDims { found: 2, expected: 384, .. }), "{error}");
+    let short = [1.0f32; 3];
+    let error =
+        memory.upsert_document("b.md", "h", &[NewChunk { content: "x", embedding: Some(&short) }]).await.unwrap_err();
+    assert!(matches!(error, StoreError::EmbeddingDims { .. }), "{error}");
+
+    // A changed hash replaces the chunks.
+    let replaced = [NewChunk { content: "only the dog remains", embedding: Some(&east) }];
+    assert_eq!(
+        memory.upsert_document("notes/a.md", "hash-2", &replaced).await.unwrap(),
+        DocumentWrite::Written(document_id)
+    );
+    assert!(memory.search_text("cat", 10).await.unwrap().is_empty());
+    assert_eq!(memory.search_text("dog", 10).await.unwrap()[0].content, "only the dog remains");
+    assert_eq!(
+        memory.list_documents().await.unwrap(),
+        vec![(document_id, "notes/a.md".to_owned(), "hash-2".to_owned())]
+    );
+
+    assert!(memory.delete_document("notes/a.md").await.unwrap());
+    assert!(!memory.delete_document("notes/a.md").await.unwrap());
+    assert!(memory.search_text("dog", 10).await.unwrap().is_empty());
+    assert!(memory.search_vector(&east, 10).await.unwrap().is_empty());
+}
+
+async fn secrets_rows(t: &TestStore) {
+    let secrets = t.store.secrets();
+    let cipher = chitin::crypto::FieldCipher::new(&t.master_key);
+    let sealed = cipher.seal(b"sk-live-123", b"secret:openai");
+    secrets.put("openai", &sealed).await.unwrap();
+    let row = secrets.get("openai").await.unwrap().unwrap();
+    assert_eq!(row.sealed, sealed);
+    assert_eq!(cipher.open(&row.sealed, b"secret:openai").unwrap(), b"sk-live-123");
+    let replacement = cipher.seal("🔑".as_bytes(), b"secret:openai");
+    secrets.put("openai", &replacement).await.unwrap();
+    secrets.put("anthropic", &sealed).await.unwrap();
+    assert_eq!(secrets.get("openai").await.unwrap().unwrap().sealed, replacement);
+    assert_eq!(secrets.names().await.unwrap(), vec!["anthropic", "openai"]);
+    assert!(secrets.delete("openai").await.unwrap());
+    assert!(secrets.get("openai").await.unwrap().is_none());
+    assert!(!secrets.delete("openai").await.unwrap());
+}
+
+async fn installed_tools_and_approval(t: &TestStore) {
+    let tools = t.store.tools();
+    let manifest = json!({ "http": [{ "host": "api.example.com" }], "note": UNICODE });
+    assert_eq!(tools.install("weather", "1.0.0", "sha-a", &manifest).await.unwrap(), Approval::Pending);
+    tools.set_approval("weather", Approval::Approved).await.unwrap();
+    assert_eq!(
+        tools.install("weather", "1.0.1", "sha-a", &manifest).await.unwrap(),
+        Approval::Approved,
+        "same bytes keep approval"
+    );
+    assert_eq!(
+        tools.install("weather", "1.1.0", "sha-b", &manifest).await.unwrap(),
+        Approval::Pending,
+        "new bytes need approval"
+    );
+    let tool = tools.get("weather").await.unwrap().unwrap();
+    assert_eq!((tool.version.as_str(), tool.content_hash.as_str(), tool.approved_at_ms), ("1.1.0", "sha-b", None));
+    assert_eq!(tool.manifest, manifest);
+    assert_eq!(tools.list().await.unwrap().len(), 1);
+    let error = tools.set_approval("nope", Approval::Approved).await.unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }), "{error}");
+    assert!(tools.remove("weather").await.unwrap());
+    assert!(tools.get("weather").await.unwrap().is_none());
+}
+
+async fn audit_chain_detects_tampering(t: &TestStore) {
+    let audit = t.store.audit();
+    let detail = json!({ "zeta": 1, "alpha": [UNICODE, 2.5], "nested": { "b": true, "a": null } });
+    let first = audit
+        .append(&AuditEntry { actor: "user", action: "tool.approve", target: "weather", detail: &detail })
+        .await
+        .unwrap();
+    let second = audit
+        .append(&AuditEntry { actor: "agent", action: "secret.use", target: "openai", detail: &json!({}) })
+        .await
+        .unwrap();
+    assert_eq!(first.prev_hash, "");
+    assert_eq!(second.prev_hash, first.hash);
+    assert_eq!(audit.list(None, 10).await.unwrap(), vec![first.clone(), second.clone()]);
+    assert_eq!(audit.list(Some(first.id), 10).await.unwrap(), vec![second.clone()]);
+    assert_eq!(audit.verify().await.unwrap(), 2);
+
+    t.raw_execute(&format!("UPDATE audit_log SET target = 'other' WHERE id = {}", first.id)).await;
+    let error = audit.verify().await.unwrap_err();
+    assert!(matches!(error, StoreError::AuditChainBroken { id } if id == first.id.0), "{error}");
+}
+
+async fn settings_values(t: &TestStore) {
+    let settings = t.store.settings();
+    assert_eq!(settings.get("ui.theme").await.unwrap(), None);
+    settings.set("ui.theme", &json!("dark")).await.unwrap();
+    settings.set("ui.theme", &json!({ "name": UNICODE })).await.unwrap();
+    assert_eq!(settings.get("ui.theme").await.unwrap(), Some(json!({ "name": UNICODE })));
+    assert!(settings.delete("ui.theme").await.unwrap());
+    assert!(!settings.delete("ui.theme").await.unwrap());
+}
+
+async fn export_and_migration_status(t: &TestStore) {
+    let outcome = t.store.inbound().record_inbound(&inbound("telegram", "chat-x", "x:1", UNICODE)).await.unwrap();
+    let InboundOutcome::Inserted { conversation_id, .. } = outcome else { panic!() };
+    t.store.outbox().enqueue_reply(conversation_id, None, "reply ✓").await.unwrap();
+    t.store.memory().upsert_document("m.md", "h", &[NewChunk { content: UNICODE, embedding: None }]).await.unwrap();
+
+    let mut out = Vec::new();
+    assert_eq!(t.store.export_conversations(&mut out).await.unwrap(), 1);
+    let line: serde_json::Value = serde_json::from_slice(out.trim_ascii_end()).unwrap();
+    assert_eq!(line["conversation"]["external_id"], "chat-x");
+    assert_eq!(line["messages"][0]["body"], UNICODE);
+    assert_eq!(line["messages"][1]["body"], "reply ✓");
+    let mut out = Vec::new();
+    assert_eq!(t.store.export_memory(&mut out).await.unwrap(), 1);
+    let line: serde_json::Value = serde_json::from_slice(out.trim_ascii_end()).unwrap();
+    assert_eq!((line["path"].as_str(), line["chunks"][0]["content"].as_str()), (Some("m.md"), Some(UNICODE)));
+
+    let status = t.store.migration_status().await.unwrap();
+    assert!(!status.is_empty() && status.iter().all(|migration| migration.applied), "{status:?}");
+    assert_eq!(t.store.migrate().await.unwrap(), 0);
+    assert!(matches!(t.store.health().await, StorageHealth::Healthy { .. }));
+
+    let target = t.data_dir.path().join("backup.db");
+    match (t.backend(), t.store.backup_to(&target).await) {
+        (Backend::Sqlite, Ok(())) => assert!(target.exists()),
+        (Backend::Postgres, Err(error)) => {
+            assert!(matches!(error, StoreError::BackupNeedsPgDump), "{error}");
+            assert!(error.to_string().contains("pg_dump"), "{error}");
+        }
+        (backend, result) => panic!("{backend:?}: unexpected backup result {result:?}"),
+    }
+}
+
+async fn wrong_master_key_is_refused(t: &TestStore) {
+    t.store.inbound().record_inbound(&inbound("telegram", "chat-k", "k:1", UNICODE)).await.unwrap();
+    let error = t.reopen(&MasterKey::from_bytes([0xee; 32])).await.unwrap_err();
+    assert!(matches!(error, StoreError::WrongMasterKey { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("cannot open ") && error.to_string().ends_with(": wrong master key"),
+        "{error}"
+    );
+    let reopened = t.reopen(&t.master_key).await.unwrap();
+    assert_eq!(reopened.conversations().list(10).await.unwrap().len(), 1);
+}
+
+async fn newer_schema_is_refused(t: &TestStore) {
+    let checksum = match t.backend() {
+        Backend::Postgres => "'\\x00'::bytea",
+        Backend::Sqlite => "X'00'",
+    };
+    t.raw_execute(&format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (29991231000000, 'from a newer chitin', true, {checksum}, 0)"
+    ))
+    .await;
+    let error = t.reopen(&t.master_key).await.unwrap_err();
+    let StoreError::SchemaTooNew { database_version, build_version } = error else { panic!("{error:?}") };
+    assert_eq!(database_version, 29991231000000);
+    let message = error.to_string();
+    assert!(message.contains("29991231000000") && message.contains(&build_version.to_string()), "{message}");
+    assert!(build_version < database_version);
+}

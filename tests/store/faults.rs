@@ -1,0 +1,239 @@
+//! Faults: bad configuration, PostgreSQL unreachable at start or cut mid-run, and a real server restart.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chitin::store::{DatabaseConfig, InboundMessage, InboundOutcome, StorageHealth, Store, StoreError};
+use sqlx::postgres::PgConnectOptions;
+
+use crate::support::store_backends::{
+    database_url, fresh_postgres_schema, postgres_exclusive_lock, postgres_shared_lock, postgres_store, test_config,
+    test_master_key,
+};
+use crate::support::store_log_capture::CapturedLogs;
+use crate::support::store_tcp_proxy::TcpProxy;
+
+const RETRY_LINE: &str = "postgresql unreachable, retrying";
+
+async fn poll_until<F: AsyncFnMut() -> bool>(what: &str, deadline: Duration, mut condition: F) {
+    let started = Instant::now();
+    while !condition().await {
+        assert!(started.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn postgres_address(url: &str) -> std::net::SocketAddr {
+    let options = PgConnectOptions::from_str(url).unwrap();
+    format!("{}:{}", options.get_host(), options.get_port()).parse().unwrap()
+}
+
+fn message(platform_message_id: &str) -> InboundMessage<'_> {
+    InboundMessage {
+        channel: "telegram",
+        external_conversation_id: "chat-fault",
+        platform_message_id,
+        sender: None,
+        body: "hello",
+    }
+}
+
+#[tokio::test]
+async fn unknown_url_scheme_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(Some("mysql://localhost/chitin".to_owned()));
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(&error, StoreError::UnknownScheme { scheme } if scheme == "mysql"), "{error:?}");
+    assert!(error.to_string().contains("`mysql`"), "{error}");
+}
+
+#[tokio::test]
+async fn unusable_sqlite_location_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(Some("sqlite:///proc/chitin-store-test/chitin.db".to_owned()));
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::CreateDir { .. }), "{error:?}");
+    assert!(error.to_string().contains("/proc/chitin-store-test"), "{error}");
+}
+
+#[tokio::test]
+async fn unknown_postgres_role_is_an_authentication_error() {
+    let Some(base_url) = database_url() else { return };
+    let options = PgConnectOptions::from_str(&base_url).unwrap();
+    let url = format!(
+        "postgres://no_such_role_chitin:wrong@{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let error = Store::connect(&test_config(Some(url)), dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::AuthenticationFailed { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    assert!(!error.to_string().contains("wrong"), "the password must not appear in the message: {error}");
+}
+
+#[tokio::test]
+async fn postgres_never_reachable_gives_up_after_configured_attempts() {
+    let proxy = TcpProxy::reserve("127.0.0.1:9".parse().unwrap()).await;
+    let url = format!("postgres://chitin:chitin@127.0.0.1:{}/chitin_test", proxy.port);
+    let config = DatabaseConfig { connect_attempts: 3, connect_backoff_ms: 10, ..test_config(Some(url)) };
+    let (logs, _guard) = CapturedLogs::install();
+    let dir = tempfile::tempdir().unwrap();
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unreachable { attempts: 3, .. }), "{error:?}");
+    assert!(error.is_retryable());
+    assert!(error.to_string().contains(&format!("127.0.0.1:{}", proxy.port)), "{error}");
+    assert_eq!(logs.lines_containing(RETRY_LINE), 2, "one line per failed attempt before the last");
+}
+
+/// PostgreSQL down at start, then up: connect keeps retrying and succeeds. Cut later: health says
+/// degraded and calls fail as retryable; restored: everything works again.
+#[tokio::test]
+async fn postgres_outage_is_retried_and_reported_as_degraded() {
+    let _shared = postgres_shared_lock().await;
+    let Some(base_url) = database_url() else { return };
+    let (_schema, url) = fresh_postgres_schema(&base_url).await;
+    let mut proxy = TcpProxy::reserve(postgres_address(&base_url)).await;
+    let config = DatabaseConfig {
+        connect_attempts: 100,
+        connect_backoff_ms: 20,
+        acquire_timeout_secs: 1,
+        ..test_config(Some(proxy.rewrite_url(&url)))
+    };
+    let (logs, _guard) = CapturedLogs::install();
+    let dir = tempfile::tempdir().unwrap();
+    let key = test_master_key();
+    let connecting = {
+        let (config, path, key) = (config.clone(), dir.path().to_path_buf(), key.clone());
+        tokio::spawn(async move { Store::connect(&config, &path, &key).await })
+    };
+    poll_until("two retry log lines", Duration::from_secs(20), async || logs.lines_containing(RETRY_LINE) >= 2).await;
+    proxy.resume().await;
+    let store = connecting.await.unwrap().unwrap();
+    assert!(matches!(store.health().await, StorageHealth::Healthy { .. }));
+
+    proxy.cut();
+    assert!(matches!(store.health().await, StorageHealth::Degraded { .. }));
+    let error = store.inbound().record_inbound(&message("during-outage")).await.unwrap_err();
+    assert!(error.is_retryable(), "an outage must be retryable: {error:?}");
+
+    proxy.resume().await;
+    poll_until("healthy again", Duration::from_secs(20), async || {
+        matches!(store.health().await, StorageHealth::Healthy { .. })
+    })
+    .await;
+    let outcome = store.inbound().record_inbound(&message("during-outage")).await.unwrap();
+    assert!(matches!(outcome, InboundOutcome::Inserted { .. }), "the failed attempt must not have stored anything");
+}
+
+/// Writers keep recording while the real server restarts; whatever was acknowledged is there afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_mid_run_loses_nothing_acknowledged() {
+    if database_url().is_none() {
+        return;
+    }
+    let _exclusive = postgres_exclusive_lock().await;
+    let t = postgres_store().await.unwrap();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let retried = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (inbound, acknowledged, retried, stop) =
+                (t.store.inbound(), acknowledged.clone(), retried.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut sequence = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let platform_id = format!("w{writer}-{sequence}");
+                    loop {
+                        match inbound.record_inbound(&message(&platform_id)).await {
+                            // Duplicate: an attempt that "failed" had in fact committed; still stored once.
+                            Ok(
+                                InboundOutcome::Inserted { message_id, .. }
+                                | InboundOutcome::Duplicate { message_id, .. },
+                            ) => {
+                                acknowledged.lock().unwrap().push(message_id);
+                                break;
+                            }
+                            Err(error) if error.is_retryable() => {
+                                retried.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            Err(error) => panic!("non-retryable error during restart: {error:?}"),
+                        }
+                    }
+                    sequence += 1;
+                }
+            })
+        })
+        .collect();
+    let count = || acknowledged.lock().unwrap().len();
+    poll_until("writes before the restart", Duration::from_secs(30), async || count() >= 40).await;
+    let status = tokio::process::Command::new("pg_ctlcluster")
+        .args(["--skip-systemctl-redirect", "15", "main", "restart"])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "pg_ctlcluster restart failed (the test must run as root)");
+    let after_restart = count();
+    poll_until("writes after the restart", Duration::from_secs(60), async || count() >= after_restart + 40).await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let unique: std::collections::HashSet<_> = acknowledged.iter().collect();
+    assert_eq!(unique.len(), acknowledged.len(), "each platform id was acknowledged once");
+    let stored = t.raw_scalar("SELECT count(*) FROM messages").await;
+    assert_eq!(stored as usize, acknowledged.len(), "rows stored must equal rows acknowledged");
+    let max_id = acknowledged.iter().map(|id| id.0).max().unwrap();
+    let present = t.raw_scalar(&format!("SELECT count(*) FROM messages WHERE id <= {max_id}")).await;
+    assert_eq!(present as usize, acknowledged.len());
+    eprintln!(
+        "restart: {} rows acknowledged, {} retryable failures retried",
+        acknowledged.len(),
+        retried.load(Ordering::Relaxed)
+    );
+    assert!(matches!(t.store.health().await, StorageHealth::Healthy { .. }));
+    t.drop_schema().await;
+}
+
+/// Concurrent inbound calls share one PostgreSQL statement; one message PostgreSQL rejects must fail
+/// alone, with a non-retryable error, while the others are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rejected_message_in_a_batch_fails_alone() {
+    let _shared = postgres_shared_lock().await;
+    let Some(t) = postgres_store().await else { return };
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|n| {
+            let (inbound, barrier) = (t.store.inbound(), barrier.clone());
+            tokio::spawn(async move {
+                // PostgreSQL text cannot hold NUL: this one row is invalid input.
+                let sender = if n == 7 { "bad\0sender" } else { "good" };
+                let platform_id = format!("batch-{n}");
+                let message = InboundMessage { sender: Some(sender), ..message(&platform_id) };
+                barrier.wait().await;
+                inbound.record_inbound(&message).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    for (n, result) in results.iter().enumerate() {
+        match (n, result) {
+            (7, Err(error)) => assert!(!error.is_retryable(), "invalid input is not retryable: {error:?}"),
+            (7, Ok(outcome)) => panic!("the invalid row was stored: {outcome:?}"),
+            (_, Ok(InboundOutcome::Inserted { .. })) => {}
+            (_, other) => panic!("message {n} should be stored: {other:?}"),
+        }
+    }
+    assert_eq!(t.raw_scalar("SELECT count(*) FROM messages").await, 15);
+    t.drop_schema().await;
+}

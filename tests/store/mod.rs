@@ -1,0 +1,5 @@
+//! Storage: the conformance suite (both backends), encryption at rest, and fault handling.
+
+mod conformance;
+mod encryption;
+mod faults;

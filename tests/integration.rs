@@ -8,6 +8,8 @@ mod binary;
 mod config;
 mod gateway_api;
 mod llm;
+mod memory;
 mod repl;
 mod safety;
+mod sandbox;
 mod store;

@@ -1,0 +1,82 @@
+//! The `[memory]` config section, gathering the chunking, embedding and ranking settings.
+
+use serde::Deserialize;
+
+use super::chunk::ChunkingConfig;
+use super::embed::{EmbedError, EmbeddingConfig};
+use super::rank::RankingConfig;
+
+/// `[memory]`: how documents are cut, embedded and searched.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// `[memory.chunking]`: chunk size and overlap.
+    pub chunking: ChunkingConfig,
+    /// `[memory.embedding]`: which embedder, batching, cache size.
+    pub embedding: EmbeddingConfig,
+    /// `[memory.search]`: fusion, recency, diversity, limits.
+    pub search: RankingConfig,
+    /// Largest file the indexer reads, in bytes; 1 MiB is far above any note and keeps a stray
+    /// log dump from flooding the index.
+    pub max_document_bytes: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            chunking: ChunkingConfig::default(),
+            embedding: EmbeddingConfig::default(),
+            search: RankingConfig::default(),
+            max_document_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A `[memory]` value that parses but cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryConfigError {
+    #[error("memory.chunking.target_tokens must be at least 16, got {0}")]
+    TargetTooSmall(usize),
+    #[error("memory.chunking.overlap_tokens ({overlap}) must be less than half of target_tokens ({target})")]
+    OverlapTooLarge { overlap: usize, target: usize },
+    #[error("memory.search.{key} is {value}, expected {expected}")]
+    OutOfRange { key: &'static str, value: f64, expected: &'static str },
+    #[error(transparent)]
+    Embedding(#[from] EmbedError),
+}
+
+impl MemoryConfig {
+    /// Checks what serde cannot; call once after loading the config.
+    pub fn validate(&self) -> Result<(), MemoryConfigError> {
+        let chunking = &self.chunking;
+        if chunking.target_tokens < 16 {
+            return Err(MemoryConfigError::TargetTooSmall(chunking.target_tokens));
+        }
+        if chunking.overlap_tokens * 2 >= chunking.target_tokens {
+            return Err(MemoryConfigError::OverlapTooLarge {
+                overlap: chunking.overlap_tokens,
+                target: chunking.target_tokens,
+            });
+        }
+        let search = &self.search;
+        let out_of_range = |key, value, expected| Err(MemoryConfigError::OutOfRange { key, value, expected });
+        if !(search.rrf_k.is_finite() && search.rrf_k > 0.0) {
+            return out_of_range("rrf_k", search.rrf_k, "a positive number");
+        }
+        if let Some(days) = search.recency_half_life_days
+            && !(days.is_finite() && days > 0.0)
+        {
+            return out_of_range("recency_half_life_days", days, "a positive number of days");
+        }
+        if !(0.0..=1.0).contains(&search.recency_floor) {
+            return out_of_range("recency_floor", search.recency_floor, "between 0 and 1");
+        }
+        if let Some(lambda) = search.mmr_lambda
+            && !(0.0..=1.0).contains(&lambda)
+        {
+            return out_of_range("mmr_lambda", lambda, "between 0 and 1");
+        }
+        self.embedding.validate()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! Memory building blocks: chunking, embedding and hybrid ranking of the user's documents.
+//!
+//! Storage (documents, chunks, full-text and vector indexes) lives in the store; this module
+//! produces what goes in (chunks, vectors) and orders what comes out (ranked hits).
+
+pub mod chunk;
+pub mod config;
+pub mod document;
+pub mod embed;
+pub mod rank;
+pub mod tokens;
+
+pub use chunk::{Chunk, ChunkingConfig, chunk_markdown};
+pub use config::{MemoryConfig, MemoryConfigError};
+pub use document::{DocumentError, decode_document};

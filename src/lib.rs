@@ -1,6 +1,7 @@
 //! Chitin: a self-hosted personal AI assistant. The services, and the binary's wiring.
 
 pub mod agent;
+pub mod channel_ports;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -10,6 +11,7 @@ pub mod llm;
 pub mod memory;
 pub mod safety;
 pub mod sandbox;
+pub mod sandbox_services;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -7,20 +7,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chitin_actors::supervision::RestartPolicy;
+use chitin_actors::supervision::{ChildSpec, RestartPolicy};
 use chitin_actors::{
-    ActorTree, BusError, ConversationId, HealthNode, OverloadPolicy, ReplyHub, TreeServices, TreeSettings,
+    ActorTree, BusError, ChildSlot, ConversationId, HealthNode, OverloadPolicy, ReplyHub, TreeServices, TreeSettings,
 };
 use chitin_channels::gateway::auth::GatewayAuth;
 use chitin_channels::gateway::{self, GatewayError, GatewayServer, StatusPort};
-use chitin_channels::ports::Intake;
+use chitin_channels::ports::{ChannelPorts, Intake};
+use chitin_channels::slack::SlackMode;
 use chitin_channels::{openai_api, webhook};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::agent::{Agent, AgentSettings, prompt};
-use crate::config::Config;
+use crate::channel_ports::{TreeCell, channel_ports};
+use crate::config::{ChannelsConfig, Config};
 use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
@@ -50,6 +52,8 @@ pub enum ServiceError {
     Tools(#[from] ToolError),
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    #[error("{key} {reason}")]
+    Channel { key: &'static str, reason: String },
     #[error("could not start the actor tree")]
     Actors(#[source] BusError),
     #[error("the actor tree did not stop cleanly")]
@@ -93,14 +97,18 @@ impl Service {
         tools.require_approval(config.agent.require_approval.iter().cloned());
         let hub = ReplyHub::default();
         let agent = Agent::new(store.clone(), llm, Arc::new(tools), hub.clone(), agent_settings(config, &workspace))?;
+        let tree_cell: TreeCell = Arc::default();
+        let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
+        let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),
-                TreeServices { turn_runner: Arc::new(agent), channels: Vec::new() },
+                TreeServices { turn_runner: Arc::new(agent), channels: chat.specs },
             )
             .await
             .map_err(ServiceError::Actors)?,
         );
+        let _ = tree_cell.set(Arc::clone(&tree));
         let intake: Arc<dyn Intake> = Arc::new(StoreIntake::new(store.clone(), Arc::clone(&tree), hub));
         wake_unanswered(&store, &tree).await;
 
@@ -110,7 +118,8 @@ impl Service {
         );
         let routes = gateway::admin_routes(Arc::new(TreeStatus(Arc::clone(&tree))))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
-            .merge(openai_api::routes(Arc::clone(&intake), auth));
+            .merge(openai_api::routes(Arc::clone(&intake), auth))
+            .merge(chat.routes);
         let (stop_gateway, stopped) = oneshot::channel::<()>();
         let gateway_addr = server.local_addr();
         let gateway = server.serve(routes, async move {
@@ -155,6 +164,49 @@ impl Service {
         self.store.close().await;
         tree_result.map_err(ServiceError::Shutdown)
     }
+}
+
+/// The enabled chat channels: their supervised actors, and the routes they mount on the gateway.
+struct ChatChannels {
+    specs: Vec<ChildSpec>,
+    routes: axum::Router,
+}
+
+fn chat_channels(config: &ChannelsConfig, ports: &ChannelPorts) -> Result<ChatChannels, ServiceError> {
+    let mut chat = ChatChannels { specs: Vec::new(), routes: axum::Router::new() };
+    let telegram = &config.telegram;
+    if telegram.enabled {
+        require_literal("channels.telegram.bot_token", &telegram.bot_token)?;
+        chat.specs.push(chitin_channels::telegram::child_spec(telegram.clone(), ports.clone(), ChildSlot::new()));
+    }
+    let slack = &config.slack;
+    if slack.enabled {
+        require_literal("channels.slack.bot_token", &slack.bot_token)?;
+        let slot = ChildSlot::new();
+        if slack.mode == SlackMode::Events {
+            require_literal("channels.slack.signing_secret", &slack.signing_secret)?;
+            chat.routes = chat.routes.merge(chitin_channels::slack::events_router(slack, slot.clone()));
+        } else {
+            require_literal("channels.slack.app_token", &slack.app_token)?;
+        }
+        chat.specs.push(chitin_channels::slack::child_spec(slack.clone(), ports.clone(), slot));
+    }
+    Ok(chat)
+}
+
+/// Credentials must be set; `secret:NAME` references need the encrypted secret store, which is not built yet.
+fn require_literal(key: &'static str, value: &str) -> Result<(), ServiceError> {
+    if value.is_empty() {
+        return Err(ServiceError::Channel { key, reason: "is required when the channel is enabled".into() });
+    }
+    if value.starts_with("secret:") {
+        return Err(ServiceError::Channel {
+            key,
+            reason: "secret:NAME references are not supported yet (the secret store is not built); give the value"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// `None` when no provider is configured at all: the agent then tells users how to set one up.

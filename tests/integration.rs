@@ -13,3 +13,4 @@ mod repl;
 mod safety;
 mod sandbox;
 mod store;
+mod tool_cli;

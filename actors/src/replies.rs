@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::message::ConversationId;
 use dashmap::DashMap;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 /// How many events a slow subscriber may fall behind before it misses some (it then reads the store).
 const EVENT_BUFFER: usize = 1024;
@@ -24,6 +24,8 @@ pub enum ReplyEvent {
 #[derive(Clone, Default)]
 pub struct ReplyHub {
     channels: Arc<DashMap<ConversationId, broadcast::Sender<ReplyEvent>>>,
+    /// Per channel kind (`telegram`, `slack`, …): wakes that channel's outbox sender when a reply is filed.
+    filed: Arc<DashMap<String, Arc<Notify>>>,
 }
 
 impl ReplyHub {
@@ -32,8 +34,18 @@ impl ReplyHub {
     }
 
     pub fn publish(&self, conversation: &ConversationId, event: ReplyEvent) {
+        if matches!(event, ReplyEvent::Final { .. })
+            && let Some((channel, _)) = conversation.as_str().split_once(':')
+        {
+            self.filed_signal(channel).notify_one();
+        }
         // No subscriber is normal (the channel delivers from the outbox).
         let _ = self.sender(conversation).send(event);
+    }
+
+    /// Notified each time a reply for a conversation of `channel` is filed in the outbox.
+    pub fn filed_signal(&self, channel: &str) -> Arc<Notify> {
+        self.filed.entry(channel.to_string()).or_default().clone()
     }
 
     fn sender(&self, conversation: &ConversationId) -> broadcast::Sender<ReplyEvent> {

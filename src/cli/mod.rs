@@ -4,6 +4,7 @@ mod config_cmd;
 mod run;
 mod safety_cmd;
 mod status;
+mod tool_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,12 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage WASM tools: install (with capability approval), list, info, remove, run.
+    #[command(subcommand)]
+    Tool(tool_cmd::ToolCommand),
+    /// Approve a chat user who asked for access with a one-time code.
+    #[command(subcommand)]
+    Pairing(PairingCommand),
     /// Check text with the safety detectors (prompt injection, credential leaks).
     #[command(subcommand)]
     Safety(SafetyCommand),
@@ -72,6 +79,13 @@ pub enum Command {
         /// The shell to generate for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PairingCommand {
+    /// Approve the user who was given CODE (by the Telegram or Slack bot).
+    #[command(after_help = "Example:\n  chitin pairing approve K7QX2MPA")]
+    Approve { code: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +142,11 @@ pub fn main() -> ExitCode {
             let env = crate::service::ServiceEnv { master_key: std::env::var("CHITIN_MASTER_KEY").ok() };
             with_runtime(|| run::run(config, env, no_repl))
         }
+        Command::Tool(command) => with_runtime(|| tool_cmd::run(&config, command)),
+        Command::Pairing(PairingCommand::Approve { code }) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| pairing_approve(config, master_key, code))
+        }
         Command::Completions { .. } | Command::Safety(_) => ExitCode::SUCCESS,
     }
 }
@@ -144,6 +163,28 @@ where
             ExitCode::FAILURE
         }
     }
+}
+
+async fn pairing_approve(config: Config, master_key: Option<String>, code: String) -> ExitCode {
+    use anyhow::Context;
+    let result = async {
+        let data_dir = config.data_dir.clone().unwrap_or_default();
+        let key =
+            crate::crypto::MasterKey::load(master_key.as_deref(), &data_dir).context("cannot load the master key")?;
+        let store =
+            crate::store::Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")?;
+        let approved = crate::channel_ports::approve_pairing(&store, &code).await.context("cannot approve")?;
+        store.close().await;
+        match approved {
+            Some(who) => {
+                println!("approved {who}");
+                Ok(())
+            }
+            None => Err(anyhow::anyhow!("no pending pairing with code {code}")),
+        }
+    }
+    .await;
+    report(result)
 }
 
 /// What commands hand back to `main`, as a process exit code.

@@ -85,23 +85,15 @@ pub struct ShutdownConfig {
     pub grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
-    pub telegram: TelegramConfig,
-    pub slack: SlackConfig,
+    pub telegram: chitin_channels::telegram::TelegramConfig,
+    pub slack: chitin_channels::slack::SlackConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct TelegramConfig {
-    pub enabled: bool,
-    pub bot_token: Option<SecretValue>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackConfig {
-    pub enabled: bool,
-    pub bot_token: Option<SecretValue>,
+impl std::fmt::Debug for ChannelsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelsConfig").field("telegram", &self.telegram).field("slack", &self.slack).finish()
+    }
 }

@@ -133,17 +133,28 @@ impl Outbox {
     /// PostgreSQL skips rows another node is claiming (`FOR UPDATE SKIP LOCKED`); SQLite has one
     /// writer at a time, so the claim statement is atomic there by construction.
     pub async fn claim_due(&self, lease: Duration, limit: i64) -> Result<Vec<OutboxItem>, StoreError> {
+        self.claim_due_for(None, lease, limit).await
+    }
+
+    /// Like [`Outbox::claim_due`], restricted to one channel's replies when `channel` is given.
+    pub async fn claim_due_for(
+        &self,
+        channel: Option<&str>,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
         let op = "claim outbox";
         let now = now_ms();
         let lease_until = now.saturating_add(millis(lease));
         const CLAIM_POSTGRES: &str = "UPDATE outbox SET lease_until_ms = $2, attempts = attempts + 1 WHERE id IN ( \
              SELECT id FROM outbox WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
-             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY next_attempt_at_ms, id LIMIT $3 \
-             FOR UPDATE SKIP LOCKED) \
+             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) AND ($4::text IS NULL OR channel = $4) \
+             ORDER BY next_attempt_at_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
              RETURNING id, message_id, channel, external_conversation_id, attempts";
         const CLAIM_SQLITE: &str = "UPDATE outbox SET lease_until_ms = $2, attempts = attempts + 1 WHERE id IN ( \
              SELECT id FROM outbox WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
-             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY next_attempt_at_ms, id LIMIT $3) \
+             AND (lease_until_ms IS NULL OR lease_until_ms <= $1) AND ($4 IS NULL OR channel = $4) \
+             ORDER BY next_attempt_at_ms, id LIMIT $3) \
              RETURNING id, message_id, channel, external_conversation_id, attempts";
         const BODY: &str = "SELECT conversation_id, body FROM messages WHERE id = $1";
         let mut claimed = Vec::new();
@@ -154,6 +165,7 @@ impl Outbox {
                 .bind(now)
                 .bind(lease_until)
                 .bind(limit)
+                .bind(channel)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;

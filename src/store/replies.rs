@@ -44,4 +44,30 @@ impl Conversations {
             .map_err(StoreError::query(op))?;
         Ok(Some((message, OutboxId(outbox_id))))
     }
+
+    /// The platform's id of a stored message (what a reply threads under), if it has one.
+    pub async fn platform_message_id(&self, message_id: MessageId) -> Result<Option<String>, StoreError> {
+        let op = "find platform message id";
+        let shared = self.shared();
+        let id: Option<Option<String>> =
+            on_db_read!(&shared.db, pool => sqlx::query_scalar("SELECT platform_message_id FROM messages WHERE id = $1")
+                .bind(message_id.0)
+                .fetch_optional(pool)
+                .await)
+            .map_err(StoreError::query(op))?;
+        Ok(id.flatten())
+    }
+
+    /// The inbound message a stored reply answers.
+    pub async fn answered_by(&self, reply_id: MessageId) -> Result<Option<MessageId>, StoreError> {
+        let op = "find answered message";
+        let shared = self.shared();
+        let id: Option<Option<i64>> =
+            on_db_read!(&shared.db, pool => sqlx::query_scalar("SELECT in_reply_to FROM messages WHERE id = $1")
+                .bind(reply_id.0)
+                .fetch_optional(pool)
+                .await)
+            .map_err(StoreError::query(op))?;
+        Ok(id.flatten().map(MessageId))
+    }
 }

@@ -1,6 +1,6 @@
 //! Message-bus figures: cast throughput, call round trip, restart latency, memory per idle actor.
 //!
-//! Run with `cargo bench --bench bus`; prints one line per figure. Not a test: nothing here asserts.
+//! Run with `cargo bench -p chitin-actors --bench bus`; prints one line per figure. Not a test: nothing here asserts.
 
 use std::time::{Duration, Instant};
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chitin_actors::supervision::{ChildSpec, RestartPolicy};
 use chitin_actors::{
-    ActorTree, BusError, ChildSlot, ConversationId, HealthNode, OverloadPolicy, ReplyHub, TreeServices, TreeSettings,
+    ActorState, ActorTree, BusError, ChildSlot, ConversationId, HealthNode, OverloadPolicy, ReplyHub, TreeServices,
+    TreeSettings,
 };
 use chitin_channels::gateway::auth::GatewayAuth;
 use chitin_channels::gateway::{self, GatewayError, GatewayServer, StatusPort};
@@ -27,7 +28,7 @@ use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
-use crate::store::{Store, StoreError};
+use crate::store::{StorageHealth, Store, StoreError};
 use crate::tools::{ToolError, ToolRegistry, builtin_tools};
 
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +117,7 @@ impl Service {
             config.gateway.token.as_ref().map(|t| t.expose().to_string()),
             config.gateway.webhook_secret.as_ref().map(|s| s.expose().to_string()),
         );
-        let routes = gateway::admin_routes(Arc::new(TreeStatus(Arc::clone(&tree))))
+        let routes = gateway::admin_routes(Arc::new(TreeStatus { tree: Arc::clone(&tree), store: store.clone() }))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
             .merge(openai_api::routes(Arc::clone(&intake), auth))
             .merge(chat.routes);
@@ -277,11 +278,26 @@ fn tree_settings(config: &Config) -> TreeSettings {
     }
 }
 
-/// Adapts the actor tree to the gateway's status port.
-struct TreeStatus(Arc<ActorTree>);
+/// Adapts the actor tree (and the storage it depends on) to the gateway's status port.
+struct TreeStatus {
+    tree: Arc<ActorTree>,
+    store: Store,
+}
 
 impl StatusPort for TreeStatus {
     fn status(&self) -> Pin<Box<dyn Future<Output = Result<HealthNode, String>> + Send + '_>> {
-        Box::pin(async move { self.0.health().await.map_err(|error| error.to_string()) })
+        Box::pin(async move {
+            let mut tree = self.tree.health().await.map_err(|error| error.to_string())?;
+            let (state, detail) = match self.store.health().await {
+                StorageHealth::Healthy { backend } => (ActorState::Running, format!("{backend:?}")),
+                StorageHealth::Degraded { backend, reason } => (ActorState::Degraded, format!("{backend:?}: {reason}")),
+            };
+            if state != ActorState::Running {
+                tree.state = ActorState::Degraded;
+            }
+            tree.children
+                .insert(0, HealthNode { name: "storage".into(), state, restarts: 0, detail, children: Vec::new() });
+            Ok(tree)
+        })
     }
 }

@@ -85,14 +85,24 @@ fn run_serves_health_and_status_then_exits_0_on_sigterm_without_logging_secrets(
     let status = sandbox.run(&["status"]);
     assert!(status.status.success(), "{}", text(&status.stderr));
     let tree = text(&status.stdout);
-    for actor in ["channels", "sessions", "jobs", "job-worker-0", "sandbox", "memory-indexer", "scheduler", "repairer"]
-    {
+    for actor in [
+        "storage",
+        "channels",
+        "sessions",
+        "jobs",
+        "job-worker-0",
+        "sandbox",
+        "memory-indexer",
+        "scheduler",
+        "repairer",
+    ] {
         assert!(tree.contains(actor), "status lacks {actor}:\n{tree}");
     }
     let json = sandbox.run(&["status", "--json"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status --json is JSON");
     assert_eq!(parsed["state"], "running");
-    assert_eq!(parsed["children"].as_array().map(Vec::len), Some(7));
+    assert_eq!(parsed["children"].as_array().map(Vec::len), Some(8), "seven actors and storage");
+    assert_eq!(parsed["children"][0]["name"], "storage");
 
     let mode = std::fs::metadata(sandbox.data_dir()).expect("data dir created").permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
@@ -124,4 +134,28 @@ fn a_taken_port_is_named_with_the_key_that_sets_it() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
     assert!(stderr.contains(&port.to_string()) && stderr.contains("gateway.bind"), "{stderr}");
+}
+
+#[test]
+fn db_commands_migrate_report_back_up_and_export() {
+    let sandbox = Sandbox::new();
+    let status = sandbox.run(&["db", "status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(text(&status.stdout).lines().all(|line| line.contains("pending")), "{}", text(&status.stdout));
+
+    let migrate = sandbox.run(&["db", "migrate"]);
+    assert!(text(&migrate.stdout).contains("applied 2 migration(s)"), "{}", text(&migrate.stderr));
+    let status = text(&sandbox.run(&["db", "status"]).stdout);
+    assert!(status.lines().count() >= 2 && status.lines().all(|line| line.contains("applied")), "{status}");
+
+    let backup = sandbox.path("backup.db");
+    let done = sandbox.run(&["db", "backup", backup.to_str().expect("utf-8")]);
+    assert!(done.status.success(), "{}", text(&done.stderr));
+    let bytes = std::fs::read(&backup).expect("backup written");
+    assert!(!bytes.starts_with(b"SQLite format 3"), "the backup stays encrypted");
+
+    let export = sandbox.run(&["export", "--conversations"]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let missing = sandbox.run(&["export"]);
+    assert_eq!(missing.status.code(), Some(2), "one of --conversations / --memory is required");
 }

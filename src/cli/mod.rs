@@ -1,6 +1,7 @@
 //! The command line: arguments (clap derive), dispatch, and exit codes.
 
 mod config_cmd;
+mod db_cmd;
 mod run;
 mod safety_cmd;
 mod status;
@@ -64,6 +65,15 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Database maintenance: migrations and backup.
+    #[command(subcommand)]
+    Db(db_cmd::DbCommand),
+    /// Write your conversations or memory as JSON lines to stdout.
+    #[command(after_help = "Example:\n  chitin export --conversations > conversations.jsonl")]
+    Export {
+        #[command(flatten)]
+        what: db_cmd::ExportWhat,
+    },
     /// Manage WASM tools: install (with capability approval), list, info, remove, run.
     #[command(subcommand)]
     Tool(tool_cmd::ToolCommand),
@@ -143,6 +153,14 @@ pub fn main() -> ExitCode {
             with_runtime(|| run::run(config, env, no_repl))
         }
         Command::Tool(command) => with_runtime(|| tool_cmd::run(&config, command)),
+        Command::Db(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| db_cmd::run(config, master_key, command))
+        }
+        Command::Export { what } => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| db_cmd::export(config, master_key, what))
+        }
         Command::Pairing(PairingCommand::Approve { code }) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| pairing_approve(config, master_key, code))

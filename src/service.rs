@@ -192,6 +192,13 @@ fn chat_channels(config: &ChannelsConfig, ports: &ChannelPorts) -> Result<ChatCh
         }
         chat.specs.push(chitin_channels::slack::child_spec(slack.clone(), ports.clone(), slot));
     }
+    if let Some(url) = &config.webhook.callback_url {
+        chat.specs.push(chitin_channels::webhook_callback::child_spec(
+            url.clone(),
+            config.webhook.callback_secret.clone(),
+            ports.clone(),
+        ));
+    }
     Ok(chat)
 }
 

@@ -177,3 +177,49 @@ async fn messages_stored_before_a_crash_are_answered_once_after_restart() {
     assert_eq!(fake.requests().len(), 1, "answered once, not twice");
     chitin.stop().await;
 }
+
+#[tokio::test]
+async fn webhook_replies_are_pushed_signed_to_the_callback_url() {
+    use std::sync::{Arc, Mutex};
+    type Received = Arc<Mutex<Vec<(Option<String>, String)>>>;
+    let received: Received = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(received): axum::extract::State<Received>,
+                 headers: axum::http::HeaderMap,
+                 body: String| async move {
+                    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+                    received.lock().expect("lock").push((signature, body));
+                    "ok"
+                },
+            ),
+        )
+        .with_state(Arc::clone(&received));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let fake = fake_openai::start().await;
+    fake.push(Reply::Answer(Answer::text("Pushed to you.")));
+    let chitin = TestChitin::start(
+        Some(&fake.base_url()),
+        &[("CHITIN_CHANNELS__WEBHOOK__CALLBACK_URL", &hook), ("CHITIN_CHANNELS__WEBHOOK__CALLBACK_SECRET", "cb-key")],
+    )
+    .await;
+    let body = json!({"message_id": "order-9", "conversation": "push", "text": "hello"}).to_string();
+    let (status, _) = post_webhook(&chitin, body.as_bytes(), bearer()).await;
+    assert_eq!(status, 202);
+    let (signature, payload) = eventually("the callback", || {
+        let received = Arc::clone(&received);
+        async move { received.lock().expect("lock").first().cloned() }
+    })
+    .await;
+    let pushed: Value = serde_json::from_str(&payload).expect("json");
+    assert_eq!(pushed["message_id"], "order-9");
+    assert_eq!(pushed["conversation"], "push");
+    assert_eq!(pushed["reply"], "Pushed to you.");
+    assert_eq!(signature, Some(sign("cb-key", payload.as_bytes())), "the callback is signed");
+    chitin.stop().await;
+}

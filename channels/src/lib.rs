@@ -10,3 +10,4 @@ pub mod repl;
 pub mod slack;
 pub mod telegram;
 pub mod webhook;
+pub mod webhook_callback;

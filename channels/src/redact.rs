@@ -14,3 +14,10 @@ pub(crate) fn credential<S: Serializer>(value: &str, serializer: S) -> Result<S:
 pub(crate) fn credential_string<S: Serializer>(value: &String, serializer: S) -> Result<S::Ok, S::Error> {
     credential(value, serializer)
 }
+
+pub(crate) fn credential_option<S: Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(value) => credential(value, serializer),
+        None => serializer.serialize_none(),
+    }
+}

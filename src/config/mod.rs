@@ -90,10 +90,15 @@ pub struct ShutdownConfig {
 pub struct ChannelsConfig {
     pub telegram: chitin_channels::telegram::TelegramConfig,
     pub slack: chitin_channels::slack::SlackConfig,
+    pub webhook: chitin_channels::webhook_callback::WebhookConfig,
 }
 
 impl std::fmt::Debug for ChannelsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChannelsConfig").field("telegram", &self.telegram).field("slack", &self.slack).finish()
+        f.debug_struct("ChannelsConfig")
+            .field("telegram", &self.telegram)
+            .field("slack", &self.slack)
+            .field("webhook", &self.webhook)
+            .finish()
     }
 }

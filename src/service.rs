@@ -28,8 +28,9 @@ use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
+use crate::sandbox_services::open_sandbox;
 use crate::store::{StorageHealth, Store, StoreError};
-use crate::tools::{ToolError, ToolRegistry, builtin_tools};
+use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -49,6 +50,8 @@ pub enum ServiceError {
     Llm(#[from] LlmError),
     #[error("the safety detectors could not be built")]
     Safety(#[from] crate::safety::SafetyError),
+    #[error("cannot start the WASM sandbox: {0}")]
+    Sandbox(String),
     #[error("a built-in tool is broken")]
     Tools(#[from] ToolError),
     #[error(transparent)]
@@ -94,6 +97,14 @@ impl Service {
         let mut tools = ToolRegistry::new();
         for tool in builtin_tools() {
             tools.register(tool)?;
+        }
+        let (sandbox, catalog, _) =
+            open_sandbox(&data_dir, config.sandbox.max_concurrent).map_err(ServiceError::Sandbox)?;
+        for tool in installed_tools(&sandbox, &catalog).await {
+            let name = tool.spec().name.clone();
+            if let Err(error) = tools.register(tool) {
+                warn!(tool = %name, %error, "installed tool not offered to the agent");
+            }
         }
         tools.require_approval(config.agent.require_approval.iter().cloned());
         let hub = ReplyHub::default();

@@ -194,3 +194,44 @@ async fn thirty_two_conversations_keep_their_histories_apart() {
         "every second turn saw its first"
     );
 }
+
+struct ApproveAll;
+
+impl chitin::sandbox::Approver for ApproveAll {
+    fn approve(&self, _request: &chitin::sandbox::CapabilityRequest) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn an_installed_wasm_tool_is_offered_to_the_model_and_runs_in_the_sandbox() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).expect("mkdir");
+    let (sandbox, catalog, tools_dir) = chitin::sandbox_services::open_sandbox(&data_dir, 4).expect("sandbox");
+    let request = chitin::sandbox::InstallRequest {
+        wasm_path: crate::support::sandbox_fixture::wasm("calc"),
+        manifest_path: None,
+    };
+    chitin::sandbox::tool_install(&sandbox, &catalog, &tools_dir, &request, &ApproveAll).await.expect("installed");
+    drop(sandbox);
+
+    let fake = fake_openai::start().await;
+    fake.push(Reply::Answer(Answer::text("").tool_call("call_calc", "calc", r#"{"expression":"6*7"}"#)));
+    fake.push(Reply::Answer(Answer::text("It is 42.")));
+    let chitin = TestChitin::start_in(dir, Some(&fake.base_url()), &[]).await;
+    assert_eq!(chitin.chat("wasm", "what is six times seven?").await, "It is 42.");
+    let requests = fake.requests();
+    let offered: Vec<&str> = requests[0].body["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(offered.contains(&"calc"), "{offered:?}");
+    let second = requests[1].body["messages"].clone();
+    let result =
+        second.as_array().expect("messages").iter().find(|m| m["role"] == "tool").expect("tool result").clone();
+    assert!(result["content"].as_str().expect("text").contains("42"), "{result}");
+    chitin.stop().await;
+}

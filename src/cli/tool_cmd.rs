@@ -1,16 +1,14 @@
 //! `chitin tool install|list|info|remove|run`: WASM tools in the data dir, with the sandbox's real limits.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::Effective;
 use crate::sandbox::{
-    Approver, CapabilityRequest, InstallRequest, JsonFileCatalog, Sandbox, SandboxConfig, SandboxServices, ToolName,
-    tool_info, tool_install, tool_list, tool_remove, tool_run,
+    Approver, CapabilityRequest, InstallRequest, ToolName, tool_info, tool_install, tool_list, tool_remove, tool_run,
 };
-use crate::sandbox_services::{NoSecrets, ScannerLeakGuard};
+use crate::sandbox_services::open_sandbox;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ToolCommand {
@@ -75,20 +73,6 @@ impl Approver for Prompt {
     }
 }
 
-fn sandbox(data_dir: &Path, max_concurrent: usize) -> Result<(Sandbox, JsonFileCatalog, PathBuf), String> {
-    let tools_dir = data_dir.join("tools");
-    let config = SandboxConfig {
-        cache_dir: data_dir.join("cache").join("wasm"),
-        tools_dir: tools_dir.clone(),
-        max_concurrent_calls: max_concurrent,
-        ..SandboxConfig::default()
-    };
-    let leak_guard = ScannerLeakGuard::new().map_err(|error| error.to_string())?;
-    let services = SandboxServices { secrets: Arc::new(NoSecrets), leak_guard: Arc::new(leak_guard) };
-    let sandbox = Sandbox::new(config, services).map_err(|error| error.to_string())?;
-    Ok((sandbox, JsonFileCatalog::new(tools_dir.join("catalog.json")), tools_dir))
-}
-
 fn tool_name(name: &str) -> Result<ToolName, String> {
     ToolName::new(name).map_err(|reason| format!("invalid tool name `{name}`: {reason}"))
 }
@@ -99,7 +83,7 @@ pub async fn run(config: &Effective, command: ToolCommand) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
     }
-    let (sandbox, catalog, tools_dir) = match sandbox(&data_dir, config.sandbox.max_concurrent) {
+    let (sandbox, catalog, tools_dir) = match open_sandbox(&data_dir, config.sandbox.max_concurrent) {
         Ok(parts) => parts,
         Err(error) => {
             eprintln!("error: cannot start the sandbox: {error}");

@@ -3,6 +3,7 @@
 //! Built-in tools live here; WASM tools (the sandbox) and MCP tools plug into the same registry.
 
 mod builtin;
+mod wasm;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use serde_json::Value;
 use crate::llm::ToolSpec;
 
 pub use builtin::{EchoTool, MemoryUnavailable, TimeTool, builtin_tools};
+pub use wasm::{WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 

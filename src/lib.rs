@@ -12,6 +12,7 @@ pub mod memory;
 pub mod safety;
 pub mod sandbox;
 pub mod sandbox_services;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -1,18 +1,23 @@
-//! The sandbox's ports backed by the real services: the safety layer's leak scanner, and (until the encrypted
-//! secret store exists) a secret source that has no secrets, so a tool that needs one fails with a clear error.
+//! The sandbox's ports backed by the real services: the safety layer's leak scanner and the encrypted secret store.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use secrecy::SecretString;
 
-use crate::safety::{LeakScanner, SafetyError};
+use crate::safety::{LeakScanner, SafetyError, StoredSecret};
 use crate::sandbox::{
     JsonFileCatalog, LeakBlocked, LeakDirection, LeakGuard, Sandbox, SandboxConfig, SandboxServices, SecretSource,
 };
+use crate::secrets::stored_for_scanner;
 
 /// The sandbox of one data dir: compiled cache in `cache/wasm`, installed tools and their catalog in `tools/`.
-pub fn open_sandbox(data_dir: &Path, max_concurrent: usize) -> Result<(Sandbox, JsonFileCatalog, PathBuf), String> {
+pub fn open_sandbox(
+    data_dir: &Path,
+    max_concurrent: usize,
+    secrets: BTreeMap<String, SecretString>,
+) -> Result<(Sandbox, JsonFileCatalog, PathBuf), String> {
     let tools_dir = data_dir.join("tools");
     let config = SandboxConfig {
         cache_dir: data_dir.join("cache").join("wasm"),
@@ -20,8 +25,8 @@ pub fn open_sandbox(data_dir: &Path, max_concurrent: usize) -> Result<(Sandbox, 
         max_concurrent_calls: max_concurrent,
         ..SandboxConfig::default()
     };
-    let leak_guard = ScannerLeakGuard::new().map_err(|error| error.to_string())?;
-    let services = SandboxServices { secrets: Arc::new(NoSecrets), leak_guard: Arc::new(leak_guard) };
+    let leak_guard = ScannerLeakGuard::new(&stored_for_scanner(&secrets)).map_err(|error| error.to_string())?;
+    let services = SandboxServices { secrets: Arc::new(SecretSnapshot(secrets)), leak_guard: Arc::new(leak_guard) };
     let sandbox = Sandbox::new(config, services).map_err(|error| error.to_string())?;
     Ok((sandbox, JsonFileCatalog::new(tools_dir.join("catalog.json")), tools_dir))
 }
@@ -32,8 +37,8 @@ pub struct ScannerLeakGuard {
 }
 
 impl ScannerLeakGuard {
-    pub fn new() -> Result<Self, SafetyError> {
-        Ok(Self { scanner: LeakScanner::shared_default()? })
+    pub fn new(stored: &[StoredSecret]) -> Result<Self, SafetyError> {
+        Ok(Self { scanner: LeakScanner::shared_default()?.with_stored(stored)? })
     }
 }
 
@@ -51,11 +56,11 @@ impl LeakGuard for ScannerLeakGuard {
     }
 }
 
-/// No secrets yet: the encrypted secret store arrives with the safety issue's remaining work.
-pub struct NoSecrets;
+/// The secret store's values as loaded at start; the host injects them into a tool's requests, never the tool.
+pub struct SecretSnapshot(pub BTreeMap<String, SecretString>);
 
-impl SecretSource for NoSecrets {
-    fn get(&self, _name: &str) -> Option<SecretString> {
-        None
+impl SecretSource for SecretSnapshot {
+    fn get(&self, name: &str) -> Option<SecretString> {
+        self.0.get(name).cloned()
     }
 }

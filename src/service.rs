@@ -29,6 +29,7 @@ use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
 use crate::sandbox_services::open_sandbox;
+use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{StorageHealth, Store, StoreError};
 use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools};
 
@@ -48,6 +49,8 @@ pub enum ServiceError {
     },
     #[error("the llm section is not usable")]
     Llm(#[from] LlmError),
+    #[error("a credential in the config could not be read from the secret store")]
+    Secret(#[from] SecretError),
     #[error("the safety detectors could not be built")]
     Safety(#[from] crate::safety::SafetyError),
     #[error("cannot start the WASM sandbox: {0}")]
@@ -89,6 +92,10 @@ impl Service {
         let server = GatewayServer::bind(config.gateway.bind).await?;
         let master_key = MasterKey::load(env.master_key.as_deref(), &data_dir)?;
         let store = Store::connect(&config.database, &data_dir, &master_key).await?;
+        let secret_store = SecretStore::new(store.clone(), &master_key);
+        let secrets = secret_store.load_all().await?;
+        let stored_secrets = stored_for_scanner(&secrets);
+        let config = &resolve_secrets(config, &secret_store).await?;
 
         let workspace = prompt::default_workspace(&data_dir);
         prompt::ensure_identity_files(&workspace)
@@ -99,7 +106,7 @@ impl Service {
             tools.register(tool)?;
         }
         let (sandbox, catalog, _) =
-            open_sandbox(&data_dir, config.sandbox.max_concurrent).map_err(ServiceError::Sandbox)?;
+            open_sandbox(&data_dir, config.sandbox.max_concurrent, secrets).map_err(ServiceError::Sandbox)?;
         for tool in installed_tools(&sandbox, &catalog).await {
             let name = tool.spec().name.clone();
             if let Err(error) = tools.register(tool) {
@@ -108,7 +115,14 @@ impl Service {
         }
         tools.require_approval(config.agent.require_approval.iter().cloned());
         let hub = ReplyHub::default();
-        let agent = Agent::new(store.clone(), llm, Arc::new(tools), hub.clone(), agent_settings(config, &workspace))?;
+        let agent = Agent::new(
+            store.clone(),
+            llm,
+            Arc::new(tools),
+            hub.clone(),
+            agent_settings(config, &workspace),
+            &stored_secrets,
+        )?;
         let tree_cell: TreeCell = Arc::default();
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
@@ -213,19 +227,42 @@ fn chat_channels(config: &ChannelsConfig, ports: &ChannelPorts) -> Result<ChatCh
     Ok(chat)
 }
 
-/// Credentials must be set; `secret:NAME` references need the encrypted secret store, which is not built yet.
+/// Credentials must be set (references were resolved from the secret store before this).
 fn require_literal(key: &'static str, value: &str) -> Result<(), ServiceError> {
     if value.is_empty() {
         return Err(ServiceError::Channel { key, reason: "is required when the channel is enabled".into() });
     }
-    if value.starts_with("secret:") {
-        return Err(ServiceError::Channel {
-            key,
-            reason: "secret:NAME references are not supported yet (the secret store is not built); give the value"
-                .into(),
-        });
-    }
     Ok(())
+}
+
+/// A copy of the config with every `secret:NAME` credential replaced by the stored value.
+async fn resolve_secrets(config: &Config, secrets: &SecretStore) -> Result<Config, SecretError> {
+    let mut resolved = config.clone();
+    let llm = &mut resolved.llm;
+    if let Some(key) = &llm.api_key {
+        llm.api_key = Some(secrets.resolve(key.expose()).await?.into());
+    }
+    for fallback in &mut llm.fallbacks {
+        if let Some(key) = &fallback.api_key {
+            fallback.api_key = Some(secrets.resolve(key.expose()).await?.into());
+        }
+    }
+    for value in [&mut resolved.gateway.token, &mut resolved.gateway.webhook_secret].into_iter().flatten() {
+        *value = secrets.resolve(value.expose()).await?.into();
+    }
+    let channels = &mut resolved.channels;
+    for value in [
+        &mut channels.telegram.bot_token,
+        &mut channels.slack.bot_token,
+        &mut channels.slack.app_token,
+        &mut channels.slack.signing_secret,
+    ] {
+        *value = secrets.resolve(value).await?;
+    }
+    if let Some(value) = &mut channels.webhook.callback_secret {
+        *value = secrets.resolve(value).await?;
+    }
+    Ok(resolved)
 }
 
 /// `None` when no provider is configured at all: the agent then tells users how to set one up.

@@ -208,7 +208,8 @@ async fn an_installed_wasm_tool_is_offered_to_the_model_and_runs_in_the_sandbox(
     let dir = tempfile::tempdir().expect("tempdir");
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).expect("mkdir");
-    let (sandbox, catalog, tools_dir) = chitin::sandbox_services::open_sandbox(&data_dir, 4).expect("sandbox");
+    let (sandbox, catalog, tools_dir) =
+        chitin::sandbox_services::open_sandbox(&data_dir, 4, Default::default()).expect("sandbox");
     let request = chitin::sandbox::InstallRequest {
         wasm_path: crate::support::sandbox_fixture::wasm("calc"),
         manifest_path: None,
@@ -233,5 +234,29 @@ async fn an_installed_wasm_tool_is_offered_to_the_model_and_runs_in_the_sandbox(
     let result =
         second.as_array().expect("messages").iter().find(|m| m["role"] == "tool").expect("tool result").clone();
     assert!(result["content"].as_str().expect("text").contains("42"), "{result}");
+    chitin.stop().await;
+}
+
+#[tokio::test]
+async fn a_secret_reference_reaches_the_provider_and_the_secret_never_reaches_the_user() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_value = "sk-stored-credential-0123456789abcdef";
+    {
+        let config = crate::support::chitin::config(&dir, None, &[]);
+        let data_dir = config.data_dir.clone().expect("data dir");
+        std::fs::create_dir_all(&data_dir).expect("mkdir");
+        let key = chitin::crypto::MasterKey::load(None, &data_dir).expect("key");
+        let store = chitin::store::Store::connect(&config.database, &data_dir, &key).await.expect("store");
+        let secrets = chitin::secrets::SecretStore::new(store.clone(), &key);
+        secrets.set("provider", &secrecy::SecretString::from(secret_value)).await.expect("stored");
+        store.close().await;
+    }
+    let fake = fake_openai::start().await;
+    fake.push(Reply::Answer(Answer::text(&format!("Your key is {secret_value}, keep it safe."))));
+    let chitin = TestChitin::start_in(dir, Some(&fake.base_url()), &[("CHITIN_LLM__API_KEY", "secret:provider")]).await;
+    let reply = chitin.chat("secrets", "what is my key?").await;
+    assert!(!reply.contains(secret_value), "the stored secret was redacted from the reply: {reply}");
+    let requests = fake.requests();
+    assert_eq!(requests[0].headers["authorization"], format!("Bearer {secret_value}"), "secret:NAME was resolved");
     chitin.stop().await;
 }

@@ -159,3 +159,25 @@ fn db_commands_migrate_report_back_up_and_export() {
     let missing = sandbox.run(&["export"]);
     assert_eq!(missing.status.code(), Some(2), "one of --conversations / --memory is required");
 }
+
+#[test]
+fn secrets_are_stored_encrypted_listed_without_values_and_removed() {
+    let sandbox = Sandbox::new();
+    let mut set = sandbox.command(&["secret", "set", "openai", "--stdin"]);
+    set.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = set.spawn().expect("spawn");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"sk-planted-stored-7777\n").expect("write");
+    let output = child.wait_with_output().expect("output");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let listed = sandbox.run(&["secret", "list"]);
+    let list = text(&listed.stdout);
+    assert!(list.starts_with("openai\t"), "{list}");
+    assert!(!list.contains("7777"), "values are never listed");
+    let db = std::fs::read(sandbox.data_dir().join("chitin.db")).expect("database file");
+    assert!(!db.windows(4).any(|w| w == b"7777"), "the database file holds no plaintext");
+
+    assert!(sandbox.run(&["secret", "remove", "openai"]).status.success());
+    let again = sandbox.run(&["secret", "remove", "openai"]);
+    assert!(!again.status.success() && text(&again.stderr).contains("no secret named openai"));
+}

@@ -3,8 +3,8 @@
 use tracing::warn;
 
 use crate::safety::{
-    Action, ContentSource, InjectionDetector, LeakContext, LeakDecision, LeakScanner, SafetyError, sanitize,
-    wrap_tool_output,
+    Action, ContentSource, InjectionDetector, LeakContext, LeakDecision, LeakScanner, SafetyError, StoredSecret,
+    sanitize, wrap_tool_output,
 };
 
 /// Detectors built once and shared by every turn.
@@ -14,8 +14,12 @@ pub struct OutputGuard {
 }
 
 impl OutputGuard {
-    pub fn new() -> Result<Self, SafetyError> {
-        Ok(Self { leaks: LeakScanner::shared_default()?, injection: InjectionDetector::shared_default()? })
+    /// `stored` are the user's secrets: any of them (or an encoding of it) in output is caught exactly.
+    pub fn new(stored: &[StoredSecret]) -> Result<Self, SafetyError> {
+        Ok(Self {
+            leaks: LeakScanner::shared_default()?.with_stored(stored)?,
+            injection: InjectionDetector::shared_default()?,
+        })
     }
 
     /// Credentials redacted, injection handled per policy, then wrapped as data.

@@ -54,8 +54,9 @@ impl Agent {
         tools: Arc<ToolRegistry>,
         hub: ReplyHub,
         settings: AgentSettings,
+        stored_secrets: &[crate::safety::StoredSecret],
     ) -> Result<Self, crate::safety::SafetyError> {
-        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new()? })
+        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new(stored_secrets)? })
     }
 
     async fn stored_conversation(&self, conversation: &ConversationId) -> Result<StoredConversationId, StoreError> {

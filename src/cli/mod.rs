@@ -4,6 +4,7 @@ mod config_cmd;
 mod db_cmd;
 mod run;
 mod safety_cmd;
+mod secret_cmd;
 mod status;
 mod tool_cmd;
 
@@ -74,6 +75,9 @@ pub enum Command {
         #[command(flatten)]
         what: db_cmd::ExportWhat,
     },
+    /// Credentials in the encrypted secret store (referenced from config as `secret:NAME`).
+    #[command(subcommand)]
+    Secret(secret_cmd::SecretCommand),
     /// Manage WASM tools: install (with capability approval), list, info, remove, run.
     #[command(subcommand)]
     Tool(tool_cmd::ToolCommand),
@@ -153,6 +157,10 @@ pub fn main() -> ExitCode {
             with_runtime(|| run::run(config, env, no_repl))
         }
         Command::Tool(command) => with_runtime(|| tool_cmd::run(&config, command)),
+        Command::Secret(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| secret_cmd::run(config, master_key, command))
+        }
         Command::Db(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| db_cmd::run(config, master_key, command))

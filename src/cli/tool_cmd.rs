@@ -83,7 +83,8 @@ pub async fn run(config: &Effective, command: ToolCommand) -> ExitCode {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
     }
-    let (sandbox, catalog, tools_dir) = match open_sandbox(&data_dir, config.sandbox.max_concurrent) {
+    let (sandbox, catalog, tools_dir) = match open_sandbox(&data_dir, config.sandbox.max_concurrent, Default::default())
+    {
         Ok(parts) => parts,
         Err(error) => {
             eprintln!("error: cannot start the sandbox: {error}");

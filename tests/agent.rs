@@ -47,7 +47,21 @@ async fn a_turn_runs_two_tool_calls_then_answers_with_their_results() {
     assert!(echo_text.contains("alpha") && echo_text.contains("<tool-output"), "wrapped as data: {echo_text}");
     let time = results.iter().find(|m| m["tool_call_id"] == "call_b").expect("time result");
     assert!(time["content"].as_str().expect("text").contains("unix"), "{time}");
-    chitin.stop().await;
+    let dir = chitin.stop().await;
+
+    // Both executions are in the hash-chained audit log, which verifies.
+    let config = crate::support::chitin::config(&dir, None, &[]);
+    let data_dir = config.data_dir.clone().expect("data dir");
+    let key = chitin::crypto::MasterKey::load(None, &data_dir).expect("key");
+    let store = chitin::store::Store::connect(&config.database, &data_dir, &key).await.expect("store");
+    let entries = store.audit().list(None, 100).await.expect("audit");
+    let calls: Vec<_> = entries.iter().filter(|e| e.action == "tool_call").collect();
+    assert_eq!(calls.len(), 2, "{entries:?}");
+    let echo = calls.iter().find(|e| e.target == "echo").expect("echo audited");
+    assert_eq!(echo.detail["outcome"], "ok");
+    assert!(echo.detail["parameters"].as_str().expect("parameters").contains("alpha"));
+    assert_eq!(store.audit().verify().await.expect("chain verifies"), entries.len() as u64);
+    store.close().await;
 }
 
 #[tokio::test]

@@ -154,6 +154,11 @@ fn db_commands_migrate_report_back_up_and_export() {
     let bytes = std::fs::read(&backup).expect("backup written");
     assert!(!bytes.starts_with(b"SQLite format 3"), "the backup stays encrypted");
 
+    let verify = sandbox.run(&["audit", "verify"]);
+    assert!(text(&verify.stdout).contains("audit chain intact: 0 entries"), "{}", text(&verify.stderr));
+    let bad_since = sandbox.run(&["audit", "list", "--since", "yesterday"]);
+    assert!(!bad_since.status.success() && text(&bad_since.stderr).contains("RFC 3339"));
+
     let export = sandbox.run(&["export", "--conversations"]);
     assert!(export.status.success(), "{}", text(&export.stderr));
     let missing = sandbox.run(&["export"]);

@@ -50,6 +50,11 @@ impl OutputGuard {
         wrap_tool_output(tool, &output)
     }
 
+    /// Text for logs and the audit trail: every credential replaced, whatever the reply policy says.
+    pub fn redact(&self, text: &str) -> String {
+        self.leaks.redact(text)
+    }
+
     /// A reply with any credential redacted or, when policy says so, withheld.
     pub fn reply(&self, text: &str) -> String {
         match self.leaks.enforce(text, LeakContext::Reply) {

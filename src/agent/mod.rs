@@ -91,6 +91,7 @@ impl Agent {
             history = summary;
         }
         let system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
+        let audit = self.store.audit();
         let limits = TurnLimits { max_steps: self.settings.max_steps, tool_timeout: self.settings.tool_timeout };
         let context = TurnContext {
             llm,
@@ -102,11 +103,22 @@ impl Agent {
             limits: &limits,
             always_approved: &always,
             guard: &self.guard,
+            audit: &audit,
         };
 
         let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
             Some((pending, Some(answer))) => {
                 self.clear_pending(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
+                let decision = serde_json::json!({ "answer": format!("{answer:?}").to_lowercase() });
+                let entry = crate::store::AuditEntry {
+                    actor: inbound.conversation.as_str(),
+                    action: "approval",
+                    target: &pending.tool,
+                    detail: &decision,
+                };
+                if let Err(error) = audit.append(&entry).await {
+                    warn!(%error, "could not write the audit entry");
+                }
                 if answer == ApprovalAnswer::Always {
                     self.approve_always(&pending.tool).await.map_err(|e| fail(describe(&e)))?;
                 }

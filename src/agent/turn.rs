@@ -13,6 +13,7 @@ use crate::agent::prompt;
 use crate::llm::{
     ChatMessage, ChatRequest, ChatResponse, LlmError, LlmProvider, StreamEvent, ToolCall, ToolSpec, Usage,
 };
+use crate::store::{AuditEntry, AuditLog};
 use crate::tools::{ToolContext, ToolError, ToolRegistry};
 
 /// Limits of one turn.
@@ -54,6 +55,8 @@ pub struct TurnContext<'a> {
     /// Tools the owner approved "always".
     pub always_approved: &'a [String],
     pub guard: &'a OutputGuard,
+    /// Every tool execution is appended to the hash-chained audit log.
+    pub audit: &'a AuditLog,
 }
 
 /// Runs model steps from `transcript` until an answer, an approval question, or the step limit.
@@ -126,7 +129,9 @@ pub async fn run_tools(context: &TurnContext<'_>, calls: &[ToolCall]) -> Vec<Cha
     let runs = calls.iter().map(|call| {
         let tool_context = &tool_context;
         async move {
+            let started = std::time::Instant::now();
             let outcome = run_one(context.tools, tool_context, call, context.limits.tool_timeout).await;
+            record(context, call, &outcome, started.elapsed()).await;
             let (content, is_error) = match outcome {
                 Ok(output) => (context.guard.tool_output(&call.name, &output), false),
                 Err(error) => (error.to_string(), true),
@@ -136,6 +141,21 @@ pub async fn run_tools(context: &TurnContext<'_>, calls: &[ToolCall]) -> Vec<Cha
         }
     });
     futures::future::join_all(runs).await
+}
+
+/// Appends the call to the audit log: parameters with credentials redacted, outcome, duration.
+async fn record(context: &TurnContext<'_>, call: &ToolCall, outcome: &Result<String, ToolError>, took: Duration) {
+    let detail = serde_json::json!({
+        "parameters": context.guard.redact(&call.arguments.to_string()),
+        "outcome": match outcome { Ok(_) => "ok".to_string(), Err(error) => error.to_string() },
+        "duration_ms": took.as_millis() as u64,
+        "call_id": call.id.to_string(),
+    });
+    let entry =
+        AuditEntry { actor: context.conversation.as_str(), action: "tool_call", target: &call.name, detail: &detail };
+    if let Err(error) = context.audit.append(&entry).await {
+        warn!(%error, tool = %call.name, "could not write the audit entry");
+    }
 }
 
 async fn run_one(

@@ -1,5 +1,6 @@
 //! The command line: arguments (clap derive), dispatch, and exit codes.
 
+mod audit_cmd;
 mod config_cmd;
 mod db_cmd;
 mod run;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Credentials in the encrypted secret store (referenced from config as `secret:NAME`).
     #[command(subcommand)]
     Secret(secret_cmd::SecretCommand),
+    /// The tamper-evident audit log of tool executions and security decisions.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Manage WASM tools: install (with capability approval), list, info, remove, run.
     #[command(subcommand)]
     Tool(tool_cmd::ToolCommand),
@@ -160,6 +164,10 @@ pub fn main() -> ExitCode {
         Command::Secret(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| secret_cmd::run(config, master_key, command))
+        }
+        Command::Audit(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| audit_cmd::run(config, master_key, command))
         }
         Command::Db(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();

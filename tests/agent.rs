@@ -207,6 +207,8 @@ async fn thirty_two_conversations_keep_their_histories_apart() {
         32,
         "every second turn saw its first"
     );
+    let Ok(chitin) = std::sync::Arc::try_unwrap(chitin) else { panic!("every task has ended") };
+    chitin.stop().await;
 }
 
 struct ApproveAll;

@@ -27,4 +27,8 @@ pub trait TurnRunner: Send + Sync + 'static {
     fn resume(&self, conversation: &ConversationId) -> BoxFuture<'_, Result<Vec<Inbound>, TurnError>>;
 
     fn run_turn(&self, inbound: Inbound) -> BoxFuture<'_, Result<(), TurnError>>;
+
+    /// The conversation's session kept failing and was dropped: answer what it left unanswered with an honest
+    /// error, so no caller waits for a reply that will not come.
+    fn abandon(&self, conversation: &ConversationId, reason: &str) -> BoxFuture<'_, Result<(), TurnError>>;
 }

@@ -237,6 +237,32 @@ impl TurnRunner for Agent {
         })
     }
 
+    fn abandon(&self, conversation: &ConversationId, reason: &str) -> BoxFuture<'_, Result<(), TurnError>> {
+        let conversation = conversation.clone();
+        let reason = reason.to_string();
+        Box::pin(async move {
+            let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: describe(&error) };
+            let id = self.stored_conversation(&conversation).await.map_err(fail)?;
+            let text = "Sorry, something keeps failing while I work on this conversation, so I stopped. Your \
+                        message is saved; send a new one to try again.";
+            for message in self.store.conversations().unanswered(id).await.map_err(fail)? {
+                warn!(%conversation, %reason, message = message.id.0, "answering an abandoned message with an error");
+                let queued = self.store.outbox().enqueue_reply(id, Some(message.id), text).await.map_err(fail)?.reply();
+                self.store.conversations().set_status(message.id, MessageStatus::Failed).await.map_err(fail)?;
+                self.hub.publish(
+                    &conversation,
+                    ReplyEvent::Final {
+                        in_reply_to: message.id.0,
+                        reply_id: queued.message_id.0,
+                        outbox_id: queued.outbox_id.0,
+                        text: text.to_string(),
+                    },
+                );
+            }
+            Ok(())
+        })
+    }
+
     fn run_turn(&self, inbound: Inbound) -> BoxFuture<'_, Result<(), TurnError>> {
         Box::pin(async move {
             let fail =

@@ -121,16 +121,27 @@ impl Store {
             }
         };
         let store = Store { shared };
-        migrate::refuse_newer_schema(&store.shared.db).await?;
-        if config.run_migrations {
-            migrate::run(&store.shared.db).await?;
-        }
-        if let Db::Postgres(pool) = &store.shared.db {
-            open::check_embedding_dims(pool, config.embedding_dims).await?;
-            key_check::verify_or_record(pool, &store.shared.sealer, master_key, &store.shared.location).await?;
+        if let Err(error) = store.prepare(config, master_key).await {
+            // Closed, not dropped: a dropped SQLCipher connection closes on its own thread and can race the
+            // process's exit, where SQLCipher frees the globals that closing needs.
+            store.close().await;
+            return Err(error);
         }
         tracing::info!(backend = ?store.backend(), location = %store.shared.location, "storage open");
         Ok(store)
+    }
+
+    /// Schema version check, migrations, and the PostgreSQL-only checks, on a freshly opened store.
+    async fn prepare(&self, config: &DatabaseConfig, master_key: &MasterKey) -> Result<(), StoreError> {
+        migrate::refuse_newer_schema(&self.shared.db).await?;
+        if config.run_migrations {
+            migrate::run(&self.shared.db).await?;
+        }
+        if let Db::Postgres(pool) = &self.shared.db {
+            open::check_embedding_dims(pool, config.embedding_dims).await?;
+            key_check::verify_or_record(pool, &self.shared.sealer, master_key, &self.shared.location).await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -92,13 +92,21 @@ pub(crate) async fn open_sqlite(
         .connect_with(options.clone())
         .await
         .map_err(open_error)?;
-    let reader = SqlitePoolOptions::new()
+    let reader = match SqlitePoolOptions::new()
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections)
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options)
         .await
-        .map_err(open_error)?;
+    {
+        Ok(reader) => reader,
+        Err(error) => {
+            // Closed, not dropped: a dropped SQLCipher connection closes on its own thread and can race the
+            // process's exit, where SQLCipher frees the globals that close needs.
+            writer.close().await;
+            return Err(open_error(error));
+        }
+    };
     Ok(SqlitePools { writer, reader })
 }
 

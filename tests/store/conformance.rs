@@ -512,6 +512,7 @@ async fn wrong_master_key_is_refused(t: &TestStore) {
     );
     let reopened = t.reopen(&t.master_key).await.unwrap();
     assert_eq!(reopened.conversations().list(10).await.unwrap().len(), 1);
+    reopened.close().await;
 }
 
 async fn newer_schema_is_refused(t: &TestStore) {

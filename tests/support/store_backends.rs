@@ -42,6 +42,7 @@ impl TestStore {
             None => {
                 let mut connection = self.raw_sqlite().await;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut connection).await.unwrap();
+                connection.close().await.unwrap();
             }
         }
     }
@@ -55,15 +56,21 @@ impl TestStore {
             }
             None => {
                 let mut connection = self.raw_sqlite().await;
-                sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut connection).await.unwrap()
+                let value =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut connection).await.unwrap();
+                // Closed, not dropped: a dropped SQLCipher connection closes on its own thread and can race the
+                // process's exit (SQLCipher frees its globals at exit).
+                connection.close().await.unwrap();
+                value
             }
         }
     }
 
-    /// Removes the test's PostgreSQL schema (only after a pass, so a failure can be inspected).
+    /// Closes the store (so no SQLite worker thread is still running when the test process exits) and removes
+    /// the test's PostgreSQL schema (only after a pass, so a failure can be inspected).
     pub async fn drop_schema(&self) {
+        self.store.close().await;
         if let (Some(base_url), Some(schema)) = (database_url(), &self.postgres_schema) {
-            self.store.close().await;
             let mut connection = sqlx::PgConnection::connect(&base_url).await.unwrap();
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                 .execute(&mut connection)
@@ -149,6 +156,7 @@ macro_rules! on_both_backends {
             async fn sqlite() {
                 let test_store = $crate::support::store_backends::sqlite_store().await;
                 super::$name(&test_store).await;
+                test_store.drop_schema().await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

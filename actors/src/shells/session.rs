@@ -19,6 +19,8 @@ pub enum SessionMsg {
         inbound: Inbound,
         ticket: Ticket,
     },
+    /// A message a crashed predecessor left unanswered, queued by `pre_start` ahead of anything new.
+    Resumed(Inbound),
     /// Timer: stop if nothing happened for the idle limit.
     IdleCheck,
     Health(RpcReplyPort<SelfReport>),
@@ -53,6 +55,15 @@ impl Actor for SessionActor {
     async fn pre_start(&self, me: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, ActorProcessingErr> {
         let check_every = (args.idle_after / 4).max(Duration::from_millis(10));
         me.send_interval(check_every, || SessionMsg::IdleCheck);
+        // Queued before `spawn` returns, so they run before any new message; run as messages, so a panic while
+        // answering one is a handled failure like any other.
+        let unanswered = args.runner.resume(&args.conversation).await?;
+        if !unanswered.is_empty() {
+            info!(conversation = %args.conversation, count = unanswered.len(), "resuming unanswered messages");
+        }
+        for inbound in unanswered {
+            me.cast(SessionMsg::Resumed(inbound))?;
+        }
         Ok(SessionState {
             conversation: args.conversation,
             runner: args.runner,
@@ -60,18 +71,6 @@ impl Actor for SessionActor {
             last_active: Instant::now(),
             turns: 0,
         })
-    }
-
-    async fn post_start(&self, _me: ActorRef<SessionMsg>, st: &mut SessionState) -> Result<(), ActorProcessingErr> {
-        // Answer what a crashed predecessor left unanswered before taking new messages.
-        let unanswered = st.runner.resume(&st.conversation).await?;
-        if !unanswered.is_empty() {
-            info!(conversation = %st.conversation, count = unanswered.len(), "resuming unanswered messages");
-        }
-        for inbound in unanswered {
-            run_turn(st, inbound).await;
-        }
-        Ok(())
     }
 
     async fn handle(
@@ -87,6 +86,7 @@ impl Actor for SessionActor {
                     run_turn(st, inbound).await;
                     drop(ticket);
                 }
+                SessionMsg::Resumed(inbound) => run_turn(st, inbound).await,
                 SessionMsg::IdleCheck => {
                     if st.last_active.elapsed() >= st.idle_after {
                         info!(conversation = %st.conversation, turns = st.turns, "session idle; stopping");

@@ -128,9 +128,17 @@ impl Actor for SessionRouter {
                         me.send_after(delay, move || RouterMsg::Restart { conversation });
                     }
                     RestartDecision::Escalate => {
-                        // One broken conversation must not take the others down: give up on it alone.
+                        // One broken conversation must not take the others down: give up on it alone, and tell
+                        // whoever waits on it.
                         warn!(%conversation, %reason, "session keeps failing; dropping it until its next message");
                         st.args.registry.sessions.remove(&conversation);
+                        let runner = Arc::clone(&st.args.runner);
+                        let reason = reason.to_string();
+                        tokio::spawn(async move {
+                            if let Err(error) = runner.abandon(&conversation, &reason).await {
+                                warn!(%error, "could not answer the abandoned conversation");
+                            }
+                        });
                     }
                 }
             }

@@ -22,9 +22,17 @@ struct FakeRunner {
     panic_on: Mutex<Option<String>>,
     resumed: Mutex<Vec<Inbound>>,
     resume_calls: AtomicUsize,
+    abandoned: Mutex<Vec<String>>,
+    /// Panic on every message, not just once.
+    always_panic: bool,
 }
 
 impl TurnRunner for FakeRunner {
+    fn abandon(&self, conversation: &ConversationId, _reason: &str) -> BoxFuture<'_, Result<(), TurnError>> {
+        self.abandoned.lock().expect("lock").push(conversation.to_string());
+        Box::pin(async { Ok(()) })
+    }
+
     fn resume(&self, _conversation: &ConversationId) -> BoxFuture<'_, Result<Vec<Inbound>, TurnError>> {
         self.resume_calls.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move { Ok(std::mem::take(&mut *self.resumed.lock().expect("lock"))) })
@@ -34,6 +42,11 @@ impl TurnRunner for FakeRunner {
         Box::pin(async move {
             if let Some(gate) = &self.gate {
                 let _permit = gate.acquire().await.expect("gate open");
+            }
+            if self.always_panic {
+                // Stored and unanswered: every restarted session finds it again, and fails again.
+                self.resumed.lock().expect("lock").push(inbound.clone());
+                panic!("runner always panics");
             }
             let poison = self.panic_on.lock().expect("lock").take_if(|text| *text == inbound.text);
             if poison.is_some() {
@@ -185,5 +198,18 @@ async fn idle_sessions_stop_and_leave_the_registry() {
     wait_for("idle stop", || registry.is_empty()).await;
     deliver(&router, &registry, inbound("idle", "again")).await.expect("a new session starts");
     wait_for("two turns", || runner.turns.lock().expect("lock").len() == 2).await;
+    router.stop_and_wait(None, Some(Duration::from_secs(5))).await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_conversation_that_keeps_failing_is_dropped_and_its_caller_told() {
+    let runner = Arc::new(FakeRunner { always_panic: true, ..FakeRunner::default() });
+    let args = args(runner.clone(), 16, OverloadPolicy::Reject, Duration::from_secs(60));
+    let registry = args.registry.clone();
+    let (router, _) = Actor::spawn(None, SessionRouter, args).await.expect("router");
+    deliver(&router, &registry, inbound("doomed", "hello")).await.expect("delivered");
+    wait_for("abandon", || !runner.abandoned.lock().expect("lock").is_empty()).await;
+    assert_eq!(*runner.abandoned.lock().expect("lock"), vec!["webhook:doomed".to_string()]);
+    assert!(registry.is_empty(), "the dropped session leaves the registry");
     router.stop_and_wait(None, Some(Duration::from_secs(5))).await.expect("stop");
 }

@@ -50,8 +50,10 @@ async fn sqlite_file_holds_no_plaintext_and_backup_stays_encrypted() {
     let restored = Store::connect(&config, t.data_dir.path(), &t.master_key).await.unwrap();
     let history = restored.conversations().history(conversation_id, 10).await.unwrap();
     assert_eq!(history.iter().map(|message| message.body.as_str()).collect::<Vec<_>>(), vec![PHRASE, PHRASE]);
+    restored.close().await;
     let error = Store::connect(&config, t.data_dir.path(), &MasterKey::from_bytes([3; 32])).await.unwrap_err();
     assert!(matches!(error, StoreError::WrongMasterKey { .. }), "{error}");
+    t.drop_schema().await;
 }
 
 #[tokio::test]

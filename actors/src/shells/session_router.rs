@@ -16,6 +16,9 @@ use crate::ports::TurnRunner;
 use crate::shells::session::{SessionActor, SessionArgs, SessionMsg};
 use crate::supervision::policy::{RestartDecision, RestartHistory, RestartPolicy};
 
+/// Longest a stopping session may take to finish its turn in flight.
+const SESSION_STOP_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// How long a sender waits for the router to open a session.
 const OPEN_TIMEOUT_MS: u64 = 5_000;
 
@@ -109,6 +112,18 @@ impl Actor for SessionRouter {
     ) -> Result<(), ActorProcessingErr> {
         let span = crate::span::actor_span("session_router", me.get_id());
         handle_router_msg(&me, msg, st).instrument(span).await;
+        Ok(())
+    }
+
+    /// Stops every session and waits for its turn in flight: on shutdown, work already started is finished (the
+    /// caller bounds the whole stop with its grace period) instead of being killed with the router.
+    async fn post_stop(&self, _me: ActorRef<RouterMsg>, st: &mut RouterState) -> Result<(), ActorProcessingErr> {
+        let sessions: Vec<_> = st.args.registry.sessions.iter().map(|entry| entry.value().actor.clone()).collect();
+        let stops =
+            sessions.iter().map(|actor| actor.stop_and_wait(Some("shutdown".into()), Some(SESSION_STOP_TIMEOUT)));
+        futures::future::join_all(stops).await;
+        st.args.registry.sessions.clear();
+        info!(sessions = sessions.len(), "sessions stopped");
         Ok(())
     }
 

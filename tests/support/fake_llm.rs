@@ -170,6 +170,10 @@ impl FakeLlmServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake llm server");
         let addr = listener.local_addr().expect("fake llm server address");
         let task = tokio::spawn(async move {
+            // Like a real provider's server: no Nagle delay on small SSE writes.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                let _ = stream.set_nodelay(true);
+            });
             axum::serve(listener, app).await.expect("fake llm server");
         });
         FakeLlmServer { addr, state, task }

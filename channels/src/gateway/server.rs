@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{Instrument, info, info_span};
@@ -57,7 +58,13 @@ impl GatewayServer {
         tokio::spawn(
             async move {
                 info!(%addr, "gateway listening");
-                axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                // No Nagle: replies and stream chunks are small writes that must not wait for the peer's delayed ACK.
+                let listener = self.listener.tap_io(|stream| {
+                    if let Err(error) = stream.set_nodelay(true) {
+                        tracing::debug!(%error, "could not set TCP_NODELAY");
+                    }
+                });
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                     .with_graceful_shutdown(stop)
                     .await
                     .map_err(GatewayError::Serve)?;

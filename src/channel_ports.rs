@@ -3,17 +3,18 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chitin_actors::{ActorTree, ChannelKind, ConversationId, Inbound, ReplyHub};
+use chitin_actors::{ActorTree, ChannelKind, Inbound, ReplyHub};
 use chitin_channels::ports::{
-    BoxFuture, ChannelPorts, InboundSink, NewMessage, OwedReply, PairingCode, PairingStore, PortError, Recorded,
-    ReplyId, ReplySource,
+    BoxFuture, ChannelPorts, InboundSink, Incoming, NewMessage, OwedReply, PairingCode, PairingStore, PortError,
+    Recorded, ReplyId, ReplySource,
 };
 use rand::Rng;
 use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::agent::describe;
-use crate::store::{InboundMessage, InboundOutcome, OutboxId, Store, StoreError, now_ms};
+use crate::intake;
+use crate::store::{OutboxId, Store, StoreError, now_ms};
 
 /// How long a claimed reply stays leased to one sender before another may take it.
 const REPLY_LEASE: Duration = Duration::from_secs(60);
@@ -40,23 +41,16 @@ struct StorePorts {
 impl InboundSink for StorePorts {
     fn record(&self, message: NewMessage) -> BoxFuture<'_, Result<Recorded, PortError>> {
         Box::pin(async move {
-            let stored = InboundMessage {
-                channel: message.channel.as_str(),
-                external_conversation_id: &message.external_conversation_id,
-                platform_message_id: &message.platform_message_id,
-                sender: Some(&message.sender),
-                body: &message.text,
+            let incoming = Incoming {
+                channel: message.channel,
+                external_conversation_id: message.external_conversation_id,
+                platform_message_id: message.platform_message_id,
+                sender: message.sender,
+                text: message.text,
             };
-            match self.store.inbound().record_inbound(&stored).await.map_err(port_error("record inbound message"))? {
-                InboundOutcome::Duplicate { .. } => Ok(Recorded::Duplicate),
-                InboundOutcome::Inserted { message_id, .. } => Ok(Recorded::Inserted(Inbound {
-                    conversation: ConversationId::new(message.channel, &message.external_conversation_id),
-                    channel: message.channel,
-                    platform_message_id: message.platform_message_id,
-                    record_id: message_id.0,
-                    sender: message.sender,
-                    text: message.text,
-                })),
+            match intake::record(&self.store, incoming).await.map_err(port_error("record inbound message"))? {
+                intake::Recorded::New(inbound) => Ok(Recorded::Inserted(inbound)),
+                intake::Recorded::Duplicate { .. } => Ok(Recorded::Duplicate),
             }
         })
     }

@@ -25,31 +25,45 @@ fn storage(error: StoreError) -> IntakeError {
     IntakeError::Storage { retryable: error.is_retryable(), reason: crate::agent::describe(&error) }
 }
 
+/// The outcome of storing a platform message.
+pub enum Recorded {
+    /// Stored now: the message as the sessions get it, with the store's id.
+    New(Inbound),
+    /// Sent before; `record_id` is the stored copy.
+    Duplicate { record_id: i64 },
+}
+
+/// Stores a platform message, deduplicated by `(channel, platform id)`: the first step of every channel.
+pub async fn record(store: &Store, incoming: Incoming) -> Result<Recorded, StoreError> {
+    let message = InboundMessage {
+        channel: incoming.channel.as_str(),
+        external_conversation_id: &incoming.external_conversation_id,
+        platform_message_id: &incoming.platform_message_id,
+        sender: Some(&incoming.sender),
+        body: &incoming.text,
+    };
+    Ok(match store.inbound().record_inbound(&message).await? {
+        InboundOutcome::Duplicate { message_id, .. } => Recorded::Duplicate { record_id: message_id.0 },
+        InboundOutcome::Inserted { message_id, .. } => Recorded::New(Inbound {
+            conversation: ConversationId::new(incoming.channel, &incoming.external_conversation_id),
+            channel: incoming.channel,
+            platform_message_id: incoming.platform_message_id,
+            record_id: message_id.0,
+            sender: incoming.sender,
+            text: incoming.text,
+        }),
+    })
+}
+
 impl Intake for StoreIntake {
     fn submit(&self, incoming: Incoming) -> BoxFuture<'_, Result<Submitted, IntakeError>> {
         Box::pin(async move {
             let conversation = ConversationId::new(incoming.channel, &incoming.external_conversation_id);
-            let message = InboundMessage {
-                channel: incoming.channel.as_str(),
-                external_conversation_id: &incoming.external_conversation_id,
-                platform_message_id: &incoming.platform_message_id,
-                sender: Some(&incoming.sender),
-                body: &incoming.text,
+            let inbound = match record(&self.store, incoming).await.map_err(storage)? {
+                Recorded::Duplicate { record_id } => return Ok(Submitted::Duplicate { record_id, conversation }),
+                Recorded::New(inbound) => inbound,
             };
-            let record_id = match self.store.inbound().record_inbound(&message).await.map_err(storage)? {
-                InboundOutcome::Duplicate { message_id, .. } => {
-                    return Ok(Submitted::Duplicate { record_id: message_id.0, conversation });
-                }
-                InboundOutcome::Inserted { message_id, .. } => message_id.0,
-            };
-            let inbound = Inbound {
-                conversation: conversation.clone(),
-                channel: incoming.channel,
-                platform_message_id: incoming.platform_message_id,
-                record_id,
-                sender: incoming.sender,
-                text: incoming.text,
-            };
+            let record_id = inbound.record_id;
             match self.tree.deliver(inbound).await {
                 Ok(()) => Ok(Submitted::Accepted { record_id, conversation }),
                 // Stored, so not lost: the session answers it when it next resumes.

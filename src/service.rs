@@ -289,7 +289,7 @@ async fn wake_unanswered(store: &Store, tree: &ActorTree) {
     let mut conversations: Vec<ConversationId> = Vec::new();
     for stored_id in stored_ids {
         let Ok(Some(conversation)) = store.conversations().get(stored_id).await else { continue };
-        let Some(kind) = crate::agent::channel_kind(&conversation.channel) else { continue };
+        let Some(kind) = chitin_actors::ChannelKind::from_name(&conversation.channel) else { continue };
         let id = ConversationId::new(kind, &conversation.external_id);
         if !conversations.contains(&id) {
             conversations.push(id);

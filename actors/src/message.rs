@@ -18,6 +18,16 @@ impl ConversationId {
         &self.0
     }
 
+    /// The channel name the id starts with (`telegram` in `telegram:42`).
+    pub fn channel_name(&self) -> &str {
+        self.0.split_once(':').map_or("", |(channel, _)| channel)
+    }
+
+    /// The channel the id starts with, when it is one Chitin knows.
+    pub fn channel(&self) -> Option<ChannelKind> {
+        ChannelKind::from_name(self.channel_name())
+    }
+
     /// The platform's own id of the conversation (chat, channel, thread): everything after `channel:`.
     pub fn external_id(&self) -> &str {
         self.0.split_once(':').map_or(&self.0, |(_, external)| external)
@@ -46,6 +56,21 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 7] = [
+        ChannelKind::Repl,
+        ChannelKind::Webhook,
+        ChannelKind::Gateway,
+        ChannelKind::Telegram,
+        ChannelKind::Slack,
+        ChannelKind::Api,
+        ChannelKind::Internal,
+    ];
+
+    /// The kind a stored channel name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Repl => "repl",
@@ -112,5 +137,15 @@ mod tests {
         let printed = format!("{inbound:?}");
         assert!(!printed.contains("1234"), "{printed}");
         assert!(printed.contains("telegram:42"), "{printed}");
+    }
+
+    #[test]
+    fn conversation_ids_split_into_channel_and_external_id() {
+        let id = ConversationId::new(ChannelKind::Slack, "C1:thread");
+        assert_eq!((id.channel(), id.external_id()), (Some(ChannelKind::Slack), "C1:thread"));
+        for kind in ChannelKind::ALL {
+            assert_eq!(ChannelKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ChannelKind::from_name("fax"), None);
     }
 }

@@ -34,10 +34,8 @@ impl ReplyHub {
     }
 
     pub fn publish(&self, conversation: &ConversationId, event: ReplyEvent) {
-        if matches!(event, ReplyEvent::Final { .. })
-            && let Some((channel, _)) = conversation.as_str().split_once(':')
-        {
-            self.filed_signal(channel).notify_one();
+        if matches!(event, ReplyEvent::Final { .. }) {
+            self.filed_signal(conversation.channel_name()).notify_one();
         }
         // No subscriber is normal (the channel delivers from the outbox).
         let _ = self.sender(conversation).send(event);

@@ -60,8 +60,7 @@ impl Agent {
     }
 
     async fn stored_conversation(&self, conversation: &ConversationId) -> Result<StoredConversationId, StoreError> {
-        let channel = conversation.as_str().split_once(':').map_or("", |(channel, _)| channel);
-        self.store.conversations().get_or_create(channel, conversation.external_id()).await
+        self.store.conversations().get_or_create(conversation.channel_name(), conversation.external_id()).await
     }
 
     async fn answer(
@@ -220,7 +219,7 @@ impl TurnRunner for Agent {
             let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: describe(&error) };
             let id = self.stored_conversation(&conversation).await.map_err(fail)?;
             let unanswered = self.store.conversations().unanswered(id).await.map_err(fail)?;
-            let channel_kind = conversation_channel(&conversation);
+            let channel_kind = conversation.channel();
             Ok(unanswered
                 .into_iter()
                 .filter_map(|message| {
@@ -298,15 +297,4 @@ impl TurnRunner for Agent {
             Ok(())
         })
     }
-}
-
-/// The channel a conversation id starts with.
-fn conversation_channel(conversation: &ConversationId) -> Option<chitin_actors::ChannelKind> {
-    channel_kind(conversation.as_str().split_once(':')?.0)
-}
-
-/// The channel kind a stored channel name stands for.
-pub fn channel_kind(name: &str) -> Option<chitin_actors::ChannelKind> {
-    use chitin_actors::ChannelKind::*;
-    [Repl, Webhook, Gateway, Telegram, Slack, Api, Internal].into_iter().find(|kind| kind.as_str() == name)
 }

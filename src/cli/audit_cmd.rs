@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::{Effective, report};
+use super::report;
+use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::store::{AuditId, Store};
 
@@ -28,7 +29,7 @@ pub enum AuditCommand {
     },
 }
 
-pub async fn run(config: Effective, master_key: Option<String>, command: AuditCommand) -> ExitCode {
+pub async fn run(config: Config, master_key: Option<String>, command: AuditCommand) -> ExitCode {
     report(
         async {
             let data_dir = config.data_dir.clone().unwrap_or_default();

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::{Effective, report};
+use super::report;
+use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::store::Store;
 
@@ -36,7 +37,7 @@ pub struct ExportWhat {
     pub memory: bool,
 }
 
-async fn open(config: &Effective, master_key: Option<&str>) -> anyhow::Result<Store> {
+async fn open(config: &Config, master_key: Option<&str>) -> anyhow::Result<Store> {
     let data_dir = config.data_dir.clone().unwrap_or_default();
     crate::data_dir::ensure(&data_dir)?;
     let key = MasterKey::load(master_key, &data_dir).context("cannot load the master key")?;
@@ -46,7 +47,7 @@ async fn open(config: &Effective, master_key: Option<&str>) -> anyhow::Result<St
     Store::connect(&database, &data_dir, &key).await.context("cannot open storage")
 }
 
-pub async fn run(config: Effective, master_key: Option<String>, command: DbCommand) -> ExitCode {
+pub async fn run(config: Config, master_key: Option<String>, command: DbCommand) -> ExitCode {
     report(
         async {
             let store = open(&config, master_key.as_deref()).await?;
@@ -73,7 +74,7 @@ pub async fn run(config: Effective, master_key: Option<String>, command: DbComma
     )
 }
 
-pub async fn export(config: Effective, master_key: Option<String>, what: ExportWhat) -> ExitCode {
+pub async fn export(config: Config, master_key: Option<String>, what: ExportWhat) -> ExitCode {
     report(
         async {
             let store = open(&config, master_key.as_deref()).await?;

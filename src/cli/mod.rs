@@ -231,6 +231,3 @@ pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
-
-/// The config a command was given, for subcommands that only need one section.
-pub(crate) type Effective = Config;

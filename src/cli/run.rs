@@ -8,13 +8,13 @@ use tracing::{error, info, warn};
 
 use chitin_channels::repl::{self, ReplExit};
 
-use super::Effective;
+use crate::config::Config;
 use crate::service::{Service, ServiceEnv};
 
 /// Exit code when a second signal cuts the graceful shutdown short (128 + SIGINT, by convention).
 const EXIT_FORCED: u8 = 130;
 
-pub async fn run(config: Effective, env: ServiceEnv, no_repl: bool) -> ExitCode {
+pub async fn run(config: Config, env: ServiceEnv, no_repl: bool) -> ExitCode {
     let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
         (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
         (Err(error), _) | (_, Err(error)) => {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 
-use super::{Effective, report};
+use super::report;
+use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::secrets::SecretStore;
 use crate::store::Store;
@@ -31,7 +32,7 @@ pub enum SecretCommand {
     Remove { name: String },
 }
 
-pub async fn run(config: Effective, master_key: Option<String>, command: SecretCommand) -> ExitCode {
+pub async fn run(config: Config, master_key: Option<String>, command: SecretCommand) -> ExitCode {
     report(
         async {
             let data_dir = config.data_dir.clone().unwrap_or_default();

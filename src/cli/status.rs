@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chitin_actors::HealthNode;
 
-use super::Effective;
+use crate::config::Config;
 
-pub async fn status(config: &Effective, json: bool) -> ExitCode {
+pub async fn status(config: &Config, json: bool) -> ExitCode {
     let addr = loopback_for(config.gateway.bind);
     let url = format!("http://{addr}/admin/status");
     let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {

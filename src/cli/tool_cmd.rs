@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::Effective;
+use crate::config::Config;
 use crate::sandbox::{
     Approver, CapabilityRequest, InstallRequest, ToolName, tool_info, tool_install, tool_list, tool_remove, tool_run,
 };
@@ -77,7 +77,7 @@ fn tool_name(name: &str) -> Result<ToolName, String> {
     ToolName::new(name).map_err(|reason| format!("invalid tool name `{name}`: {reason}"))
 }
 
-pub async fn run(config: &Effective, command: ToolCommand) -> ExitCode {
+pub async fn run(config: &Config, command: ToolCommand) -> ExitCode {
     let data_dir = config.data_dir.clone().unwrap_or_default();
     if let Err(error) = crate::data_dir::ensure(&data_dir) {
         eprintln!("error: {error}");

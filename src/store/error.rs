@@ -51,6 +51,19 @@ pub enum StoreError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    #[error("migration of the sqlite database failed: the disk holding it is full; no partial migration was kept")]
+    MigrateDiskFull {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error(
+        "migration of the sqlite database failed: the database file is read-only (check permissions and mount \
+         options); no partial migration was kept"
+    )]
+    MigrateReadOnly {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("cannot open sqlite database {path}")]
     OpenSqlite {
         path: PathBuf,

@@ -5,6 +5,7 @@ use sqlx::migrate::Migrator;
 
 use super::StoreError;
 use super::db::Db;
+use super::error::sqlite_code;
 
 /// Each migration runs in its own transaction, so a failure leaves the previous version intact.
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -78,6 +79,21 @@ pub(crate) async fn status(db: &Db) -> Result<Vec<MigrationStatus>, StoreError> 
         .collect())
 }
 
+/// A full or read-only disk is named as such (the user can fix it); anything else keeps the migration's error.
+fn migrate_error(backend: &'static str, source: sqlx::migrate::MigrateError) -> StoreError {
+    if let sqlx::migrate::MigrateError::Execute(inner) | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) =
+        &source
+        && let Some(code) = sqlite_code(inner)
+    {
+        match code & 0xff {
+            8 => return StoreError::MigrateReadOnly { source },
+            13 => return StoreError::MigrateDiskFull { source },
+            _ => {}
+        }
+    }
+    StoreError::Migrate { backend, source }
+}
+
 /// Applies pending migrations and returns how many ran.
 pub(crate) async fn run(db: &Db) -> Result<usize, StoreError> {
     refuse_newer_schema(db).await?;
@@ -87,7 +103,7 @@ pub(crate) async fn run(db: &Db) -> Result<usize, StoreError> {
         Db::Postgres(pool) => migrator.run(pool).await,
         Db::Sqlite(pools) => migrator.run(&pools.writer).await,
     };
-    result.map_err(|source| StoreError::Migrate { backend, source })?;
+    result.map_err(|source| migrate_error(backend, source))?;
     let after = applied_versions(db).await?.len();
     if after > before {
         tracing::info!(backend, applied = after - before, version = build_version(db), "database migrated");

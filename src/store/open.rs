@@ -88,6 +88,7 @@ pub(crate) async fn open_sqlite(
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .before_acquire(|connection, _| Box::pin(async move { Ok(transaction_state_is_clean(connection)) }))
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.clone())
         .await
@@ -108,6 +109,20 @@ pub(crate) async fn open_sqlite(
         }
     };
     Ok(SqlitePools { writer, reader })
+}
+
+/// False for a connection that sqlx still believes to be inside a transaction once it is back in the pool.
+///
+/// When a COMMIT fails with SQLITE_FULL or an I/O error, SQLite may already have rolled the transaction back;
+/// sqlx's own rollback then fails and its transaction count stays at one, so every later `BEGIN IMMEDIATE` on
+/// that connection would fail. Such a connection is closed and the pool opens a fresh one.
+fn transaction_state_is_clean(connection: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection;
+    let clean = !connection.is_in_transaction();
+    if !clean {
+        tracing::warn!("sqlite writer connection left in a failed transaction; reopening it");
+    }
+    clean
 }
 
 /// Connects with exponential backoff, logging one line per failed attempt.

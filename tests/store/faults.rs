@@ -6,12 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chitin::store::{DatabaseConfig, InboundMessage, InboundOutcome, StorageHealth, Store, StoreError};
+use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::support::store_backends::{
     database_url, fresh_postgres_schema, postgres_exclusive_lock, postgres_shared_lock, postgres_store, test_config,
     test_master_key,
 };
+use crate::support::store_fake_postgres::PasswordRejectingServer;
 use crate::support::store_log_capture::CapturedLogs;
 use crate::support::store_tcp_proxy::TcpProxy;
 
@@ -73,6 +75,63 @@ async fn unknown_postgres_role_is_an_authentication_error() {
     assert!(matches!(error, StoreError::AuthenticationFailed { .. }), "{error:?}");
     assert!(!error.is_retryable());
     assert!(!error.to_string().contains("wrong"), "the password must not appear in the message: {error}");
+}
+
+/// A PostgreSQL migration that fails halfway (a table it creates late already exists) leaves nothing of itself
+/// behind: each migration runs in one transaction.
+#[tokio::test]
+async fn postgres_migration_failing_halfway_keeps_no_partial_schema() {
+    let _shared = postgres_shared_lock().await;
+    let Some(base_url) = database_url() else { return };
+    let (schema, url) = fresh_postgres_schema(&base_url).await;
+    let mut raw = sqlx::PgConnection::connect(&url).await.unwrap();
+    // `audit_log` comes late in the first migration, after a dozen other tables.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE TABLE {schema}.audit_log (planted int)")))
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let error = Store::connect(&test_config(Some(url)), dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Migrate { .. }), "{error:?}");
+    assert!(error.to_string().contains("no partial migration was kept"), "{error}");
+
+    let leftovers: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 \
+         AND table_name NOT IN ('audit_log', '_sqlx_migrations') ORDER BY 1",
+    )
+    .bind(&schema)
+    .fetch_all(&mut raw)
+    .await
+    .unwrap();
+    assert!(leftovers.is_empty(), "tables of the failed migration were kept: {leftovers:?}");
+    let applied: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {schema}._sqlx_migrations WHERE success"
+    )))
+    .fetch_one(&mut raw)
+    .await
+    .unwrap_or(0);
+    assert_eq!(applied, 0);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+}
+
+/// A password-protected server refusing the password: one attempt, a clear final error, no password shown.
+#[tokio::test]
+async fn wrong_postgres_password_is_named_and_not_retried() {
+    let server = PasswordRejectingServer::start().await;
+    let url = format!("postgres://chitin:not-the-password@{}/chitin?sslmode=prefer", server.address);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(Some(url));
+    config.connect_attempts = 5;
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::AuthenticationFailed { .. }), "{error:?}");
+    assert!(!error.is_retryable());
+    let shown = error.to_string();
+    assert!(shown.contains("rejected the user name or password"), "{shown}");
+    assert!(shown.contains(&server.address.to_string()), "names where: {shown}");
+    assert!(!shown.contains("not-the-password"), "the password must not appear: {shown}");
+    let sent = server.passwords.lock().unwrap().clone();
+    assert_eq!(sent, vec!["not-the-password".to_owned()], "exactly one attempt: a wrong password is final");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Storage: the conformance suite (both backends), encryption at rest, and fault handling.
 
 mod conformance;
+mod disk;
 mod encryption;
 mod faults;

@@ -15,5 +15,6 @@ pub mod sandbox_fake_http;
 pub mod sandbox_fixture;
 pub mod sandbox_wat_tools;
 pub mod store_backends;
+pub mod store_fake_postgres;
 pub mod store_log_capture;
 pub mod store_tcp_proxy;

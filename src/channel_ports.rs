@@ -106,7 +106,9 @@ impl ReplySource for StorePorts {
                 .outbox()
                 .mark_delivered(OutboxId(id.0), Some(&platform_message_id))
                 .await
-                .map_err(port_error("mark reply delivered"))
+                .map_err(port_error("mark reply delivered"))?;
+            crate::metrics::reply_delivered();
+            Ok(())
         })
     }
 

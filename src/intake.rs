@@ -43,15 +43,21 @@ pub async fn record(store: &Store, incoming: Incoming) -> Result<Recorded, Store
         body: &incoming.text,
     };
     Ok(match store.inbound().record_inbound(&message).await? {
-        InboundOutcome::Duplicate { message_id, .. } => Recorded::Duplicate { record_id: message_id.0 },
-        InboundOutcome::Inserted { message_id, .. } => Recorded::New(Inbound {
-            conversation: ConversationId::new(incoming.channel, &incoming.external_conversation_id),
-            channel: incoming.channel,
-            platform_message_id: incoming.platform_message_id,
-            record_id: message_id.0,
-            sender: incoming.sender,
-            text: incoming.text,
-        }),
+        InboundOutcome::Duplicate { message_id, .. } => {
+            crate::metrics::message_duplicate(incoming.channel.as_str());
+            Recorded::Duplicate { record_id: message_id.0 }
+        }
+        InboundOutcome::Inserted { message_id, .. } => {
+            crate::metrics::message_received(incoming.channel.as_str());
+            Recorded::New(Inbound {
+                conversation: ConversationId::new(incoming.channel, &incoming.external_conversation_id),
+                channel: incoming.channel,
+                platform_message_id: incoming.platform_message_id,
+                record_id: message_id.0,
+                sender: incoming.sender,
+                text: incoming.text,
+            })
+        }
     })
 }
 

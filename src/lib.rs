@@ -9,6 +9,7 @@ pub mod data_dir;
 pub mod intake;
 pub mod llm;
 pub mod memory;
+pub mod metrics;
 pub mod safety;
 pub mod sandbox;
 pub mod sandbox_services;

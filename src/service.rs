@@ -13,7 +13,7 @@ use chitin_actors::{
     TreeSettings,
 };
 use chitin_channels::gateway::auth::GatewayAuth;
-use chitin_channels::gateway::{self, GatewayError, GatewayServer, StatusPort};
+use chitin_channels::gateway::{self, GatewayError, GatewayServer, MetricsPort, StatusPort};
 use chitin_channels::ports::{ChannelPorts, Intake};
 use chitin_channels::slack::SlackMode;
 use chitin_channels::{openai_api, webhook};
@@ -142,7 +142,11 @@ impl Service {
             config.gateway.token.as_ref().map(|t| t.expose().to_string()),
             config.gateway.webhook_secret.as_ref().map(|s| s.expose().to_string()),
         );
-        let routes = gateway::admin_routes(Arc::new(TreeStatus { tree: Arc::clone(&tree), store: store.clone() }))
+        let status: Arc<TreeStatus> = Arc::new(TreeStatus { tree: Arc::clone(&tree), store: store.clone() });
+        let metrics = Arc::new(ServiceMetrics { handle: crate::metrics::install(), status: Arc::clone(&status) });
+        let routes = gateway::admin_routes(status.clone())
+            .merge(gateway::readiness_routes(status))
+            .merge(gateway::metrics_routes(metrics, auth.clone()))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
             .merge(openai_api::routes(Arc::clone(&intake), auth))
             .merge(chat.routes);
@@ -353,6 +357,22 @@ impl StatusPort for TreeStatus {
             tree.children
                 .insert(0, HealthNode { name: "storage".into(), state, restarts: 0, detail, children: Vec::new() });
             Ok(tree)
+        })
+    }
+}
+
+/// Renders `/metrics` with the tree's restart counts and the store's backlogs read at scrape time.
+struct ServiceMetrics {
+    handle: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    status: Arc<TreeStatus>,
+}
+
+impl MetricsPort for ServiceMetrics {
+    fn render(&self) -> Pin<Box<dyn Future<Output = Option<String>> + Send + '_>> {
+        Box::pin(async move {
+            let handle = self.handle.as_ref()?;
+            let tree = self.status.status().await.ok();
+            Some(crate::metrics::render(handle, tree.as_ref(), &self.status.store).await)
         })
     }
 }

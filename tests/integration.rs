@@ -7,6 +7,7 @@ mod architecture;
 mod binary;
 mod config;
 mod gateway_api;
+mod gateway_ops;
 mod llm;
 mod memory;
 mod repl;

@@ -6,6 +6,7 @@ pub mod admission;
 pub mod error;
 pub mod health;
 pub mod message;
+pub mod metric_names;
 pub mod ports;
 pub mod replies;
 pub mod shells;

@@ -156,6 +156,18 @@ async fn record(context: &TurnContext<'_>, call: &ToolCall, outcome: &Result<Str
     if let Err(error) = context.audit.append(&entry).await {
         warn!(%error, tool = %call.name, "could not write the audit entry");
     }
+    crate::metrics::tool_called(&call.name, tool_outcome_label(outcome));
+}
+
+/// A small fixed set of outcomes, so the metric's label values stay bounded.
+fn tool_outcome_label(outcome: &Result<String, ToolError>) -> &'static str {
+    match outcome {
+        Ok(_) => "ok",
+        Err(ToolError::Unknown { .. }) => "unknown_tool",
+        Err(ToolError::InvalidParameters { .. }) => "invalid_parameters",
+        Err(ToolError::Unavailable { .. }) => "unavailable",
+        Err(ToolError::Failed { .. }) => "failed",
+    }
 }
 
 async fn run_one(

@@ -147,6 +147,7 @@ impl LlmProvider for FailoverChain {
     fn complete<'a>(&'a self, request: &'a ChatRequest) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         async move {
             let response = self.run(|provider| provider.complete(request)).await?;
+            crate::metrics::llm_tokens(response.usage.input_tokens, response.usage.output_tokens);
             tracing::info!(
                 input_tokens = response.usage.input_tokens,
                 output_tokens = response.usage.output_tokens,
@@ -165,6 +166,7 @@ impl LlmProvider for FailoverChain {
             let stream = self.run(|provider| provider.stream(request)).await?;
             let logged = stream.inspect(|event| {
                 if let Ok(StreamEvent::Done(response)) = event {
+                    crate::metrics::llm_tokens(response.usage.input_tokens, response.usage.output_tokens);
                     tracing::info!(
                         input_tokens = response.usage.input_tokens,
                         output_tokens = response.usage.output_tokens,

@@ -25,6 +25,7 @@ mod routines;
 mod sealing;
 mod secrets;
 mod settings;
+mod stats;
 mod tools;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord};
@@ -43,6 +44,7 @@ pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};
 pub use routines::{NewRoutine, Routine, Routines, RunStart};
 pub use secrets::{SecretRow, Secrets};
 pub use settings::Settings;
+pub use stats::Stats;
 pub use tools::{InstalledTool, InstalledTools};
 
 use std::path::Path;
@@ -212,6 +214,10 @@ impl Store {
     pub fn audit(&self) -> AuditLog {
         AuditLog::new(self.shared.clone())
     }
+    pub fn stats(&self) -> Stats {
+        Stats::new(self.shared.clone())
+    }
+
     pub fn settings(&self) -> Settings {
         Settings::new(self.shared.clone())
     }

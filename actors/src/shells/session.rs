@@ -1,14 +1,16 @@
 //! SessionActor: one per conversation; runs its turns one at a time, in arrival order.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::admission::Ticket;
 use crate::health::{HealthProbe, SelfReport};
 use crate::message::{ConversationId, Inbound};
+use crate::metric_names;
 use crate::ports::TurnRunner;
 
 pub struct SessionActor;
@@ -45,6 +47,9 @@ pub struct SessionState {
     idle_after: Duration,
     last_active: Instant,
     turns: u64,
+    /// Messages answered through `Resumed`: the same message may also arrive as `Inbound` (it was stored, then
+    /// delivered to this new actor while `pre_start` found it unanswered), and must not run a second turn.
+    resumed_done: HashSet<i64>,
 }
 
 impl Actor for SessionActor {
@@ -70,6 +75,7 @@ impl Actor for SessionActor {
             idle_after: args.idle_after,
             last_active: Instant::now(),
             turns: 0,
+            resumed_done: HashSet::new(),
         })
     }
 
@@ -83,10 +89,18 @@ impl Actor for SessionActor {
         async move {
             match msg {
                 SessionMsg::Inbound { inbound, ticket } => {
-                    run_turn(st, inbound).await;
+                    if st.resumed_done.remove(&inbound.record_id) {
+                        debug!(record_id = inbound.record_id, "already answered on resume");
+                    } else {
+                        run_turn(st, inbound).await;
+                    }
                     drop(ticket);
                 }
-                SessionMsg::Resumed(inbound) => run_turn(st, inbound).await,
+                SessionMsg::Resumed(inbound) => {
+                    let record_id = inbound.record_id;
+                    run_turn(st, inbound).await;
+                    st.resumed_done.insert(record_id);
+                }
                 SessionMsg::IdleCheck => {
                     if st.last_active.elapsed() >= st.idle_after {
                         info!(conversation = %st.conversation, turns = st.turns, "session idle; stopping");
@@ -107,10 +121,20 @@ impl Actor for SessionActor {
 async fn run_turn(st: &mut SessionState, inbound: Inbound) {
     let span = info_span!("turn", conversation = %st.conversation, channel = %inbound.channel, message = %inbound.platform_message_id);
     st.last_active = Instant::now();
-    if let Err(error) = st.runner.run_turn(inbound).instrument(span).await {
-        // The runner already told the user; a failed turn must not take the conversation down.
-        warn!(%error, "turn failed");
-    }
+    let channel = inbound.channel;
+    let outcome = match st.runner.run_turn(inbound).instrument(span).await {
+        Ok(()) => {
+            metrics::counter!(metric_names::MESSAGES_SENT, "channel" => channel.as_str()).increment(1);
+            "answered"
+        }
+        Err(error) => {
+            // The runner already told the user; a failed turn must not take the conversation down.
+            warn!(%error, "turn failed");
+            "failed"
+        }
+    };
+    metrics::histogram!(metric_names::TURN_SECONDS, "outcome" => outcome)
+        .record(st.last_active.elapsed().as_secs_f64());
     st.turns += 1;
     st.last_active = Instant::now();
 }

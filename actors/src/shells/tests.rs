@@ -60,12 +60,14 @@ impl TurnRunner for FakeRunner {
     }
 }
 
+/// Every message gets its own store id, as stored messages do.
 fn inbound(conversation: &str, text: &str) -> Inbound {
+    static NEXT_RECORD_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
     Inbound {
         conversation: ConversationId::new(ChannelKind::Webhook, conversation),
         channel: ChannelKind::Webhook,
         platform_message_id: text.into(),
-        record_id: 0,
+        record_id: NEXT_RECORD_ID.fetch_add(1, Ordering::Relaxed),
         sender: "tester".into(),
         text: text.into(),
     }
@@ -185,6 +187,24 @@ async fn a_session_that_panics_mid_turn_is_restarted_and_answers_once() {
     let texts: Vec<String> = runner.turns.lock().expect("lock").iter().map(|(_, t)| t.clone()).collect();
     assert_eq!(texts, vec!["boom".to_string(), "next".to_string()], "each message answered exactly once");
     router.stop_and_wait(None, Some(Duration::from_secs(5))).await.expect("stop");
+}
+
+/// The first message of a conversation is stored before its session exists, so the new session finds it both
+/// unanswered (resume) and in its mailbox: one turn, not two.
+#[tokio::test]
+async fn a_message_found_on_resume_and_delivered_runs_one_turn() {
+    let runner = Arc::new(FakeRunner::default());
+    let first = inbound("fresh", "first");
+    runner.resumed.lock().expect("lock").push(first.clone());
+    let args = args(runner.clone(), 16, OverloadPolicy::Reject, Duration::from_secs(60));
+    let registry = args.registry.clone();
+    let (router, _) = Actor::spawn(None, SessionRouter, args).await.expect("router");
+    deliver(&router, &registry, first).await.expect("delivered");
+    deliver(&router, &registry, inbound("fresh", "second")).await.expect("delivered");
+    wait_for("the second message", || runner.turns.lock().expect("lock").len() >= 2).await;
+    router.stop_and_wait(None, Some(Duration::from_secs(5))).await.expect("stop");
+    let texts: Vec<String> = runner.turns.lock().expect("lock").iter().map(|(_, t)| t.clone()).collect();
+    assert_eq!(texts, vec!["first".to_string(), "second".to_string()], "each message answered exactly once");
 }
 
 #[tokio::test]

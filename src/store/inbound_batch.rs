@@ -1,8 +1,9 @@
 //! Group commit for inbound messages on PostgreSQL: concurrent `record_inbound` calls share one statement and one commit.
 //!
 //! Every caller still gets its own `Inserted` or `Duplicate`, and only after the commit that made
-//! its row durable. One batch is in flight at a time; while it commits, the next one fills up, so
-//! the batch size follows the load and a lone caller pays one channel hop.
+//! its row durable. A few batches are in flight at once (each on its own connection), so while one
+//! waits for its WAL flush the next one is already executing; the batch size follows the load and a
+//! lone caller pays one channel hop.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +15,9 @@ use super::{ConversationId, InboundOutcome, MessageId, StoreError};
 
 /// Largest number of messages written by one statement.
 const MAX_BATCH: usize = 256;
+/// Batches in flight at once. A commit mostly waits for the disk; a second and third batch use that wait,
+/// and PostgreSQL flushes their commits together.
+const PIPELINE: usize = 3;
 const OP: &str = "record inbound message";
 
 /// One inbound message ready to write; the body is already sealed.
@@ -41,7 +45,10 @@ pub(crate) struct InboundBatcher {
 impl InboundBatcher {
     pub(crate) fn spawn(pool: PgPool) -> InboundBatcher {
         let (sender, receiver) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run(pool, receiver));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..PIPELINE {
+            tokio::spawn(run(pool.clone(), Arc::clone(&receiver)));
+        }
         InboundBatcher { sender }
     }
 
@@ -53,17 +60,24 @@ impl InboundBatcher {
     }
 }
 
-async fn run(pool: PgPool, mut receiver: mpsc::Receiver<PendingInbound>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = receiver.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
+/// One of the [`PIPELINE`] writers: takes whatever is queued (the receiver is held only while taking), then
+/// writes it while the other writers take the next batches.
+async fn run(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<PendingInbound>>>) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else { return };
+            let mut batch = Vec::with_capacity(MAX_BATCH.min(receiver.len() + 1));
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(pending) => batch.push(pending),
+                    Err(_) => break,
+                }
             }
-        }
-        write_batch(&pool, std::mem::take(&mut batch)).await;
+            batch
+        };
+        write_batch(&pool, batch).await;
     }
 }
 

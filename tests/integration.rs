@@ -14,4 +14,5 @@ mod repl;
 mod safety;
 mod sandbox;
 mod store;
+mod telegram_e2e;
 mod tool_cli;

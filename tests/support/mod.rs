@@ -4,6 +4,9 @@ pub mod chitin;
 pub mod fake_anthropic;
 pub mod fake_llm;
 pub mod fake_openai;
+/// The channels crate's fake Bot API, shared so the real binary is driven by the same peer.
+#[path = "../../channels/tests/support/fake_telegram.rs"]
+pub mod fake_telegram;
 pub mod memory_fake_embeddings;
 pub mod memory_fake_vector_store;
 pub mod memory_fts;

@@ -5,6 +5,8 @@ pub mod fake_anthropic;
 pub mod fake_llm;
 pub mod fake_openai;
 /// The channels crate's fake Bot API, shared so the real binary is driven by the same peer.
+/// Not every field it records is read here.
+#[allow(dead_code)]
 #[path = "../../channels/tests/support/fake_telegram.rs"]
 pub mod fake_telegram;
 pub mod memory_fake_embeddings;

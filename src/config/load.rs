@@ -172,6 +172,9 @@ fn cross_checks(config: &Config) -> Vec<String> {
             problems.push(format!("  {key}: must be at least 1"));
         }
     }
+    if let Err(error) = config.memory.validate() {
+        problems.push(format!("  memory: {error}"));
+    }
     problems
 }
 

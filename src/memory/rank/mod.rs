@@ -10,7 +10,7 @@ mod query;
 mod recency;
 mod rrf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use filter::{SearchFilter, SourceName};
 pub use hybrid::{CandidateChunk, HybridInput, ScoreParts, SearchHit, rank_hybrid};
@@ -19,12 +19,11 @@ pub use query::{QueryError, SearchQuery};
 pub use recency::recency_weight;
 pub use rrf::{FusedHit, reciprocal_rank_fusion};
 
-/// Identifies a stored chunk across the store/ranking boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChunkId(pub i64);
+/// Ranking works on the store's chunk ids directly.
+pub use crate::store::ChunkId;
 
 /// How search results are ranked (`[memory.search]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RankingConfig {
     /// RRF constant; 60 is the value from the original RRF paper and what most hybrid search

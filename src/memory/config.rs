@@ -81,6 +81,11 @@ impl MemoryConfig {
         if !(search.rrf_k.is_finite() && search.rrf_k > 0.0) {
             return out_of_range("rrf_k", search.rrf_k, "a positive number");
         }
+        for (key, weight) in [("fts_weight", search.fts_weight), ("vector_weight", search.vector_weight)] {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return out_of_range(key, weight, "zero or a positive number");
+            }
+        }
         if let Some(days) = search.recency_half_life_days
             && !(days.is_finite() && days > 0.0)
         {

@@ -155,7 +155,8 @@ async fn rrf_puts_agreement_above_either_list_alone(t: &TestStore) {
     let ranks: Vec<(Option<usize>, Option<usize>)> =
         hits[..3].iter().map(|hit| (hit.scores.fts_rank, hit.scores.vector_rank)).collect();
     assert_eq!(ranks, vec![(Some(2), Some(2)), (Some(1), Some(8)), (None, Some(1))]);
-    assert!((hits[0].scores.fused - 2.0 / 62.0).abs() < 1e-9);
+    // Full text weighs half (memory.search.fts_weight = 0.5), vectors fully.
+    assert!((hits[0].scores.fused - 1.5 / 62.0).abs() < 1e-9);
 }
 
 async fn recency_decay_and_mmr_change_the_order(t: &TestStore) {

@@ -96,6 +96,18 @@ async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
         memory.index_text(&document.path, &document.source, &document.text).await.expect("index document");
     }
     let index_seconds = started.elapsed().as_secs_f64();
+    // Each document keeps the date the set gives it (only date filters and decay would read it).
+    let dates: Vec<String> = documents
+        .iter()
+        .map(|document| {
+            let day = chrono::NaiveDate::parse_from_str(&document.updated, "%Y-%m-%d").expect("updated is a date");
+            let millis = day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp_millis();
+            format!("WHEN '{}' THEN {millis}", document.path.replace('\'', "''"))
+        })
+        .collect();
+    test_store
+        .raw_execute(&format!("UPDATE memory_documents SET updated_at_ms = CASE path {} END", dates.join(" ")))
+        .await;
     let chunk_count = store.count_chunks(true).await.expect("count");
     let doc_by_path: HashMap<&str, usize> =
         documents.iter().enumerate().map(|(index, document)| (document.path.as_str(), index)).collect();

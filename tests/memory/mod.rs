@@ -1,5 +1,6 @@
 //! Memory: chunking, embeddings (remote and the local MiniLM model), ranking and retrieval quality.
 
+mod memory_agent;
 mod memory_chunking;
 mod memory_cli;
 mod memory_embed_remote;

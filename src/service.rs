@@ -28,10 +28,12 @@ use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
+use crate::memory::watcher::WorkspaceIndexing;
+use crate::memory::{MemoryService, build_embedder};
 use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{StorageHealth, Store, StoreError};
-use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools};
+use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools, memory_tools};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -97,12 +99,14 @@ impl Service {
         let stored_secrets = stored_for_scanner(&secrets);
         let config = &resolve_secrets(config, &secret_store).await?;
 
-        let workspace = prompt::default_workspace(&data_dir);
+        let workspace = config.memory.resolve_workspace_dir(&data_dir);
         prompt::ensure_identity_files(&workspace)
             .map_err(|source| ServiceError::Workspace { path: workspace.clone(), source })?;
         let llm = build_llm(&config.llm)?;
+        let memory = start_memory(config, &data_dir, &store, &workspace);
+        let indexing = WorkspaceIndexing::new(memory.clone(), config.memory.queue_capacity);
         let mut tools = ToolRegistry::new();
-        for tool in builtin_tools() {
+        for tool in builtin_tools().into_iter().chain(memory_tools(&memory)) {
             tools.register(tool)?;
         }
         let (sandbox, catalog, _) =
@@ -122,14 +126,19 @@ impl Service {
             hub.clone(),
             agent_settings(config, &workspace),
             &stored_secrets,
-        )?;
+        )?
+        .with_memory(memory, config.memory.prompt_tokens);
         let tree_cell: TreeCell = Arc::default();
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),
-                TreeServices { turn_runner: Arc::new(agent), channels: chat.specs },
+                TreeServices {
+                    turn_runner: Arc::new(agent),
+                    channels: chat.specs,
+                    memory_indexer: Some(Arc::new(indexing)),
+                },
             )
             .await
             .map_err(ServiceError::Actors)?,
@@ -305,6 +314,27 @@ async fn wake_unanswered(store: &Store, tree: &ActorTree) {
             warn!(%error, "could not resume a conversation");
         }
     }
+}
+
+/// The memory service over the store. Without the local model's files it runs on full text alone
+/// (with a warning naming the fetch command); stored vectors are brought up to date in the
+/// background, and search uses full text until that is done.
+fn start_memory(config: &Config, data_dir: &Path, store: &Store, workspace: &Path) -> MemoryService {
+    let embedder = match build_embedder(&config.memory, data_dir) {
+        Ok(embedder) => embedder,
+        Err(error) => {
+            warn!(%error, "memory runs on full-text search only");
+            None
+        }
+    };
+    let memory = MemoryService::new(store.memory(), embedder, &config.memory, workspace.to_path_buf());
+    let syncing = memory.clone();
+    tokio::spawn(async move {
+        if let Err(error) = syncing.sync_vectors(&mut |_| {}).await {
+            warn!(%error, "could not bring memory vectors up to date");
+        }
+    });
+    memory
 }
 
 fn agent_settings(config: &Config, workspace: &Path) -> AgentSettings {

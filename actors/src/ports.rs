@@ -32,3 +32,25 @@ pub trait TurnRunner: Send + Sync + 'static {
     /// error, so no caller waits for a reply that will not come.
     fn abandon(&self, conversation: &ConversationId, reason: &str) -> BoxFuture<'_, Result<(), TurnError>>;
 }
+
+/// Progress of one memory indexing batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexProgress {
+    /// Files taken off the queue in this batch (indexed, unchanged, removed or skipped).
+    pub done: usize,
+    /// Files still queued.
+    pub remaining: usize,
+}
+
+/// Why a batch stopped; the files stay queued.
+#[derive(Debug, thiserror::Error)]
+#[error("memory indexing failed: {reason}")]
+pub struct IndexError {
+    pub reason: String,
+}
+
+/// The memory service's indexing queue, drained by the `MemoryIndexer`.
+pub trait MemoryIndexPort: Send + Sync + 'static {
+    /// Indexes up to `limit` queued files, oldest first, removing each from the queue once done.
+    fn index_batch(&self, limit: usize) -> BoxFuture<'_, Result<IndexProgress, IndexError>>;
+}

@@ -12,15 +12,21 @@ use crate::admission::OverloadPolicy;
 use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
-use crate::ports::TurnRunner;
+use crate::ports::{MemoryIndexPort, TurnRunner};
 use crate::shells::job_worker::JobWorker;
-use crate::shells::memory_indexer::MemoryIndexer;
+use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};
 use crate::shells::repairer::Repairer;
 use crate::shells::sandbox_pool::SandboxPool;
 use crate::shells::scheduler::Scheduler;
 use crate::shells::session_router::{self, RouterMsg, SessionRegistry, SessionRouter, SessionRouterArgs};
 use crate::slot::ChildSlot;
 use crate::supervision::{ChildSpec, RestartPolicy, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
+
+/// Files the memory indexer takes per batch: small enough that health probes are answered
+/// between batches, large enough that embedding batches stay full.
+const MEMORY_INDEX_BATCH: usize = 16;
+/// How often the memory indexer looks at its queue when idle.
+const MEMORY_INDEX_POLL: Duration = Duration::from_secs(1);
 
 /// Sizes and timings of the tree, taken from the validated config.
 #[derive(Debug, Clone)]
@@ -40,6 +46,8 @@ pub struct TreeServices {
     pub turn_runner: Arc<dyn TurnRunner>,
     /// One spec per enabled channel; they live under the channel supervisor.
     pub channels: Vec<ChildSpec>,
+    /// The memory indexing queue; `None` leaves the indexer idle.
+    pub memory_indexer: Option<Arc<dyn MemoryIndexPort>>,
 }
 
 /// A running actor tree.
@@ -78,13 +86,18 @@ impl ActorTree {
             overload: settings.session_overload,
             restart: restart.clone(),
         };
+        let indexer_args = MemoryIndexerArgs {
+            port: services.memory_indexer,
+            batch_size: MEMORY_INDEX_BATCH,
+            poll: MEMORY_INDEX_POLL,
+        };
         let (sandbox_permits, tick, sweep) = (settings.sandbox_permits, settings.scheduler_tick, settings.repair_every);
         let children = vec![
             ChildSpec::new("channels", ChildSlot::new(), move || (Supervisor, channels.clone())),
             ChildSpec::new("sessions", router.clone(), move || (SessionRouter, router_args.clone())),
             ChildSpec::new("jobs", ChildSlot::new(), move || (Supervisor, job_workers.clone())),
             ChildSpec::new("sandbox", ChildSlot::new(), move || (SandboxPool, sandbox_permits)),
-            ChildSpec::new("memory-indexer", ChildSlot::new(), || (MemoryIndexer, ())),
+            ChildSpec::new("memory-indexer", ChildSlot::new(), move || (MemoryIndexer, indexer_args.clone())),
             ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, tick)),
             ChildSpec::new("repairer", ChildSlot::new(), move || (Repairer, sweep)),
         ];

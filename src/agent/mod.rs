@@ -3,6 +3,7 @@
 mod compaction;
 pub mod guard;
 pub mod prompt;
+mod recall;
 pub mod turn;
 
 use std::path::PathBuf;
@@ -45,6 +46,14 @@ pub struct Agent {
     hub: ReplyHub,
     settings: AgentSettings,
     guard: OutputGuard,
+    /// Searched before each turn (and written to by compaction); `None` runs without memory.
+    memory: Option<AgentMemory>,
+}
+
+/// The agent's memory and how much of the prompt it may fill.
+struct AgentMemory {
+    service: crate::memory::MemoryService,
+    prompt_tokens: usize,
 }
 
 impl Agent {
@@ -56,7 +65,37 @@ impl Agent {
         settings: AgentSettings,
         stored_secrets: &[crate::safety::StoredSecret],
     ) -> Result<Self, crate::safety::SafetyError> {
-        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new(stored_secrets)? })
+        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new(stored_secrets)?, memory: None })
+    }
+
+    /// Gives the agent memory: the top memories for each message go into the prompt (within
+    /// `prompt_tokens`), and compaction summaries are saved to it.
+    pub fn with_memory(mut self, service: crate::memory::MemoryService, prompt_tokens: usize) -> Self {
+        self.memory = Some(AgentMemory { service, prompt_tokens });
+        self
+    }
+
+    /// Keeps a compaction summary findable after the conversation moves on.
+    async fn remember_summary(&self, conversation: &ConversationId, summary: &str) {
+        let Some(memory) = &self.memory else { return };
+        let name: String = conversation
+            .as_str()
+            .chars()
+            .map(|character| if character.is_alphanumeric() || character == '-' { character } else { '_' })
+            .collect();
+        let entry = format!(
+            "## {}
+
+{}
+",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M"),
+            summary.trim()
+        );
+        let path = format!("summaries/{name}.md");
+        let source = crate::memory::workspace::source::COMPACTION;
+        if let Err(error) = memory.service.write_workspace_file(&path, &entry, true, source).await {
+            warn!(%error, "could not save the conversation summary to memory");
+        }
     }
 
     async fn stored_conversation(&self, conversation: &ConversationId) -> Result<StoredConversationId, StoreError> {
@@ -87,9 +126,17 @@ impl Agent {
         if let Some(summary) =
             compaction::compact_if_needed(llm, &self.store, conversation_id, &history, &self.settings, &specs).await
         {
+            if let Some(text) = &summary.summary {
+                self.remember_summary(&inbound.conversation, text).await;
+            }
             history = summary;
         }
-        let system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
+        let mut system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
+        if let Some(memory) = &self.memory
+            && let Some(memories) = recall::memory_context(&memory.service, &inbound.text, memory.prompt_tokens).await
+        {
+            system.push_str(&memories);
+        }
         let audit = self.store.audit();
         let limits = TurnLimits { max_steps: self.settings.max_steps, tool_timeout: self.settings.tool_timeout };
         let context = TurnContext {

@@ -1,6 +1,6 @@
 //! Prompt assembly: identity files, compact tool list, history since the last summary; sizes are logged.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::llm::{ChatMessage, ToolSpec};
 use crate::store::{Role, StoredMessage};
@@ -103,11 +103,6 @@ pub fn request_bytes(system: &str, messages: &[ChatMessage], tools: &[ToolSpec])
     let messages: usize = messages.iter().map(|m| serde_json::to_string(m).map(|s| s.len()).unwrap_or(0)).sum();
     let tools: usize = tools.iter().map(|t| serde_json::to_string(t).map(|s| s.len()).unwrap_or(0)).sum();
     system.len() + messages + tools
-}
-
-/// `<data_dir>/workspace` until the memory issue makes it configurable.
-pub fn default_workspace(data_dir: &Path) -> PathBuf {
-    data_dir.join("workspace")
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod config_cmd;
 mod db_cmd;
+mod memory_cmd;
 mod run;
 mod safety_cmd;
 mod secret_cmd;
@@ -76,6 +77,9 @@ pub enum Command {
         #[command(flatten)]
         what: db_cmd::ExportWhat,
     },
+    /// Searchable memory: add files, search, list, re-index, forget, fetch the local model.
+    #[command(subcommand)]
+    Memory(memory_cmd::MemoryCommand),
     /// Credentials in the encrypted secret store (referenced from config as `secret:NAME`).
     #[command(subcommand)]
     Secret(secret_cmd::SecretCommand),
@@ -176,6 +180,10 @@ pub fn main() -> ExitCode {
         Command::Export { what } => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| db_cmd::export(config, master_key, what))
+        }
+        Command::Memory(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| memory_cmd::run(config, master_key, command))
         }
         Command::Pairing(PairingCommand::Approve { code }) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();

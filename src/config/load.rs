@@ -172,6 +172,23 @@ fn cross_checks(config: &Config) -> Vec<String> {
             problems.push(format!("  {key}: must be at least 1"));
         }
     }
+    if let Err(error) = config.memory.validate() {
+        problems.push(format!("  memory: {error}"));
+    }
+    let embedding = &config.memory.embedding;
+    let model_dims = match embedding.provider {
+        crate::memory::embed::EmbeddingProvider::OpenAi => Some(embedding.openai.dims),
+        crate::memory::embed::EmbeddingProvider::Local => Some(384),
+        crate::memory::embed::EmbeddingProvider::None => None,
+    };
+    if let Some(dims) = model_dims
+        && dims != config.database.embedding_dims
+    {
+        problems.push(format!(
+            "  database.embedding_dims: is {}, but the configured embedding model returns {dims} dimensions; set both to {dims}",
+            config.database.embedding_dims
+        ));
+    }
     problems
 }
 

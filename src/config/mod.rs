@@ -28,6 +28,9 @@ pub struct Config {
     pub supervision: SupervisionConfig,
     pub shutdown: ShutdownConfig,
     pub channels: ChannelsConfig,
+    /// `[memory]`: workspace, chunking, embeddings, search.
+    #[serde(default)]
+    pub memory: crate::memory::MemoryConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::tokens::{estimate_tokens, is_cjk, is_cjk_sentence_end};
 
@@ -21,7 +21,7 @@ use super::tokens::{estimate_tokens, is_cjk, is_cjk_sentence_end};
 /// handful of hits fit a 1–2k token budget) and make a hit point at the paragraph that matters.
 /// The overlap (about one sentence, 15 %) means a fact cut at a chunk boundary is still whole in
 /// one of the two chunks.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChunkingConfig {
     /// Largest chunk, in estimated tokens, that prose is packed into. A single code block, table

@@ -1,15 +1,19 @@
 //! The `[memory]` config section, gathering the chunking, embedding and ranking settings.
 
-use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use super::chunk::ChunkingConfig;
 use super::embed::{EmbedError, EmbeddingConfig};
 use super::rank::RankingConfig;
 
-/// `[memory]`: how documents are cut, embedded and searched.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// `[memory]`: where the workspace is and how documents are cut, embedded and searched.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MemoryConfig {
+    /// Folder of Markdown/text files mirrored into memory; unset means `<data_dir>/workspace`.
+    pub workspace_dir: Option<PathBuf>,
     /// `[memory.chunking]`: chunk size and overlap.
     pub chunking: ChunkingConfig,
     /// `[memory.embedding]`: which embedder, batching, cache size.
@@ -17,17 +21,26 @@ pub struct MemoryConfig {
     /// `[memory.search]`: fusion, recency, diversity, limits.
     pub search: RankingConfig,
     /// Largest file the indexer reads, in bytes; 1 MiB is far above any note and keeps a stray
-    /// log dump from flooding the index.
-    pub max_document_bytes: usize,
+    /// log dump from flooding the index. Larger files are skipped with a warning.
+    pub max_file_bytes: usize,
+    /// Prompt tokens the memories retrieved before each turn may take. 600 fits three or four
+    /// 200-token chunks: enough to recall the relevant facts, small next to the conversation.
+    pub prompt_tokens: usize,
+    /// Files the background indexer may have waiting; beyond it, enqueueing answers
+    /// `Overloaded` and the watcher retries on its next scan.
+    pub queue_capacity: usize,
 }
 
 impl Default for MemoryConfig {
     fn default() -> Self {
         Self {
+            workspace_dir: None,
             chunking: ChunkingConfig::default(),
             embedding: EmbeddingConfig::default(),
             search: RankingConfig::default(),
-            max_document_bytes: 1024 * 1024,
+            max_file_bytes: 1024 * 1024,
+            prompt_tokens: 600,
+            queue_capacity: 10_000,
         }
     }
 }
@@ -46,6 +59,11 @@ pub enum MemoryConfigError {
 }
 
 impl MemoryConfig {
+    /// The workspace folder: `memory.workspace_dir`, else `<data_dir>/workspace`.
+    pub fn resolve_workspace_dir(&self, data_dir: &Path) -> PathBuf {
+        self.workspace_dir.clone().unwrap_or_else(|| data_dir.join("workspace"))
+    }
+
     /// Checks what serde cannot; call once after loading the config.
     pub fn validate(&self) -> Result<(), MemoryConfigError> {
         let chunking = &self.chunking;
@@ -62,6 +80,11 @@ impl MemoryConfig {
         let out_of_range = |key, value, expected| Err(MemoryConfigError::OutOfRange { key, value, expected });
         if !(search.rrf_k.is_finite() && search.rrf_k > 0.0) {
             return out_of_range("rrf_k", search.rrf_k, "a positive number");
+        }
+        for (key, weight) in [("fts_weight", search.fts_weight), ("vector_weight", search.vector_weight)] {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return out_of_range(key, weight, "zero or a positive number");
+            }
         }
         if let Some(days) = search.recency_half_life_days
             && !(days.is_finite() && days > 0.0)

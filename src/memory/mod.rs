@@ -7,9 +7,14 @@ pub mod chunk;
 pub mod config;
 pub mod document;
 pub mod embed;
+pub mod queue;
 pub mod rank;
+pub mod service;
 pub mod tokens;
+pub mod watcher;
+pub mod workspace;
 
 pub use chunk::{Chunk, ChunkingConfig, chunk_markdown};
 pub use config::{MemoryConfig, MemoryConfigError};
 pub use document::{DocumentError, decode_document};
+pub use service::{IndexOutcome, MemoryError, MemoryService, build_embedder};

@@ -1,17 +1,42 @@
-//! Storage primitives for memory: documents and chunks, full-text search and vector search.
+//! Storage of memory documents and their chunks (searching them is `memory_search.rs`).
 //!
 //! Ranking fusion lives in the memory module; this file only stores and finds.
 
 use serde::Serialize;
 
-use super::db::{BeginWrite, Db, Shared, now_ms, on_db, on_db_read};
-use super::{ChunkId, DocumentId, StoreError};
+use super::db::{BeginWrite, Shared, now_ms, on_db, on_db_read};
+use super::{DocumentId, StoreError};
 
 /// One chunk of a document as the indexer produced it.
 #[derive(Debug, Clone)]
 pub struct NewChunk<'a> {
     pub content: &'a str,
     pub embedding: Option<&'a [f32]>,
+    /// Hash of exactly what was embedded (model, dimensions, text), so the next index of the
+    /// document can reuse this vector when the chunk did not change; `None` without a vector.
+    pub embedding_hash: Option<&'a str>,
+}
+
+/// The document row the chunks belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDocument<'a> {
+    /// Workspace-relative path (or the absolute path of a file added from elsewhere).
+    pub path: &'a str,
+    /// Where it came from (`workspace`, `import`, `agent`, `compaction`); searches can filter on it.
+    pub source: &'a str,
+    /// Hash of the text and of everything that shaped its chunks; equal means nothing to redo.
+    pub content_hash: &'a str,
+}
+
+/// One stored document, for `chitin memory list`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentSummary {
+    pub document_id: DocumentId,
+    pub path: String,
+    pub source: String,
+    pub content_hash: String,
+    pub updated_at_ms: i64,
+    pub chunks: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -21,28 +46,10 @@ pub enum DocumentWrite {
     Written(DocumentId),
 }
 
-/// A search result. `score` is higher-is-better within one search kind only: BM25/ts_rank for
-/// text, cosine similarity for vectors; fuse by rank, not by score.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ChunkHit {
-    pub chunk_id: ChunkId,
-    pub document_id: DocumentId,
-    pub path: String,
-    pub ordinal: i64,
-    pub content: String,
-    pub score: f64,
-}
-
-type HitRow = (i64, i64, String, i64, String, f64);
-
-fn hit_from_row((chunk_id, document_id, path, ordinal, content, score): HitRow) -> ChunkHit {
-    ChunkHit { chunk_id: ChunkId(chunk_id), document_id: DocumentId(document_id), path, ordinal, content, score }
-}
-
 /// Memory documents and their searchable chunks.
 #[derive(Clone)]
 pub struct Memory {
-    shared: Shared,
+    pub(super) shared: Shared,
 }
 
 impl Memory {
@@ -50,7 +57,7 @@ impl Memory {
         Memory { shared }
     }
 
-    fn check_dims(&self, op: &'static str, embedding: &[f32]) -> Result<(), StoreError> {
+    pub(super) fn check_dims(&self, op: &'static str, embedding: &[f32]) -> Result<(), StoreError> {
         if embedding.len() != self.shared.embedding_dims {
             return Err(StoreError::EmbeddingDims { op, found: embedding.len(), expected: self.shared.embedding_dims });
         }
@@ -60,11 +67,11 @@ impl Memory {
     /// Replaces the chunks of the document at `path` unless its content hash is unchanged.
     pub async fn upsert_document(
         &self,
-        path: &str,
-        content_hash: &str,
+        document: &NewDocument<'_>,
         chunks: &[NewChunk<'_>],
     ) -> Result<DocumentWrite, StoreError> {
         let op = "upsert memory document";
+        let NewDocument { path, source, content_hash } = *document;
         for embedding in chunks.iter().filter_map(|chunk| chunk.embedding) {
             self.check_dims(op, embedding)?;
         }
@@ -83,11 +90,14 @@ impl Memory {
                 return Ok(DocumentWrite::Unchanged(DocumentId(*id)));
             }
             let document_id: i64 = sqlx::query_scalar(
-                "INSERT INTO memory_documents (path, content_hash, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $3) \
-                 ON CONFLICT (path) DO UPDATE SET content_hash = excluded.content_hash, updated_at_ms = excluded.updated_at_ms \
+                "INSERT INTO memory_documents (path, source, content_hash, created_at_ms, updated_at_ms) \
+                 VALUES ($1, $2, $3, $4, $4) \
+                 ON CONFLICT (path) DO UPDATE SET source = excluded.source, content_hash = excluded.content_hash, \
+                 updated_at_ms = excluded.updated_at_ms \
                  RETURNING id",
             )
             .bind(path)
+            .bind(source)
             .bind(content_hash)
             .bind(now)
             .fetch_one(&mut *tx)
@@ -100,16 +110,28 @@ impl Memory {
                 .map_err(StoreError::query(op))?;
             for (ordinal, chunk) in chunks.iter().enumerate() {
                 let query = sqlx::query(
-                    "INSERT INTO memory_chunks (document_id, ordinal, content, embedding) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO memory_chunks (document_id, ordinal, content, embedding_hash, embedding) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(document_id)
                 .bind(ordinal as i64)
-                .bind(chunk.content);
+                .bind(chunk.content)
+                .bind(chunk.embedding.and(chunk.embedding_hash));
                 bind_embedding(query, chunk.embedding).execute(&mut *tx).await.map_err(StoreError::query(op))?;
             }
             tx.commit().await.map_err(StoreError::query(op))?;
             Ok(DocumentWrite::Written(DocumentId(document_id)))
         })
+    }
+
+    /// The stored content hash of the document at `path`, if any.
+    pub async fn document_hash(&self, path: &str) -> Result<Option<String>, StoreError> {
+        let op = "read memory document hash";
+        on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT content_hash FROM memory_documents WHERE path = $1")
+            .bind(path)
+            .fetch_optional(pool)
+            .await)
+        .map_err(StoreError::query(op))
     }
 
     /// Deletes the document and its chunks; false when nothing was stored at `path`.
@@ -123,90 +145,28 @@ impl Memory {
         Ok(done > 0)
     }
 
-    /// (id, path, content hash) of every document, by path.
-    pub async fn list_documents(&self) -> Result<Vec<(DocumentId, String, String)>, StoreError> {
+    /// Every document with its chunk count, by path.
+    pub async fn list_documents(&self) -> Result<Vec<DocumentSummary>, StoreError> {
         let op = "list memory documents";
-        let rows: Vec<(i64, String, String)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, path, content_hash FROM memory_documents ORDER BY path",
+        let rows: Vec<(i64, String, String, String, i64, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT d.id, d.path, d.source, d.content_hash, d.updated_at_ms, \
+             (SELECT count(*) FROM memory_chunks c WHERE c.document_id = d.id) \
+             FROM memory_documents d ORDER BY d.path",
         )
         .fetch_all(pool)
         .await)
         .map_err(StoreError::query(op))?;
-        Ok(rows.into_iter().map(|(id, path, hash)| (DocumentId(id), path, hash)).collect())
-    }
-
-    /// Full-text search; every word of `query` must match (stemmed, case-insensitive).
-    pub async fn search_text(&self, query: &str, limit: i64) -> Result<Vec<ChunkHit>, StoreError> {
-        let op = "search memory text";
-        let rows: Vec<HitRow> =
-            match &self.shared.db {
-                Db::Postgres(pool) => sqlx::query_as(
-                    "SELECT c.id, c.document_id, d.path, c.ordinal, c.content, ts_rank_cd(c.tsv, q)::float8 AS score \
-                 FROM memory_chunks c JOIN memory_documents d ON d.id = c.document_id, \
-                 websearch_to_tsquery('english', $1) q WHERE c.tsv @@ q ORDER BY score DESC, c.id LIMIT $2",
-                )
-                .bind(query)
-                .bind(limit)
-                .fetch_all(pool)
-                .await,
-                Db::Sqlite(pools) => {
-                    let pool = &pools.reader;
-                    let Some(fts_query) = fts5_query(query) else { return Ok(Vec::new()) };
-                    sqlx::query_as(
-                        "SELECT c.id, c.document_id, d.path, c.ordinal, c.content, -bm25(memory_chunks_fts) AS score \
-                     FROM memory_chunks_fts JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid \
-                     JOIN memory_documents d ON d.id = c.document_id \
-                     WHERE memory_chunks_fts MATCH $1 ORDER BY score DESC, c.id LIMIT $2",
-                    )
-                    .bind(fts_query)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await
-                }
-            }
-            .map_err(StoreError::query(op))?;
-        Ok(rows.into_iter().map(hit_from_row).collect())
-    }
-
-    /// Nearest chunks by cosine similarity: the HNSW index on PostgreSQL, a full scan on SQLite.
-    pub async fn search_vector(&self, embedding: &[f32], limit: i64) -> Result<Vec<ChunkHit>, StoreError> {
-        let op = "search memory vectors";
-        self.check_dims(op, embedding)?;
-        match &self.shared.db {
-            Db::Postgres(pool) => {
-                let rows: Vec<HitRow> = sqlx::query_as(
-                    "SELECT c.id, c.document_id, d.path, c.ordinal, c.content, 1 - (c.embedding <=> $1) AS score \
-                     FROM memory_chunks c JOIN memory_documents d ON d.id = c.document_id \
-                     WHERE c.embedding IS NOT NULL ORDER BY c.embedding <=> $1, c.id LIMIT $2",
-                )
-                .bind(pgvector::Vector::from(embedding.to_vec()))
-                .bind(limit)
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(op))?;
-                Ok(rows.into_iter().map(hit_from_row).collect())
-            }
-            Db::Sqlite(pools) => {
-                let pool = &pools.reader;
-                let rows: Vec<(i64, i64, String, i64, String, Vec<u8>)> = sqlx::query_as(
-                    "SELECT c.id, c.document_id, d.path, c.ordinal, c.content, c.embedding \
-                     FROM memory_chunks c JOIN memory_documents d ON d.id = c.document_id WHERE c.embedding IS NOT NULL",
-                )
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(op))?;
-                let mut hits: Vec<ChunkHit> = rows
-                    .into_iter()
-                    .map(|(chunk_id, document_id, path, ordinal, content, blob)| {
-                        let score = cosine_similarity(embedding, &blob_to_vec(&blob));
-                        hit_from_row((chunk_id, document_id, path, ordinal, content, score))
-                    })
-                    .collect();
-                hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.chunk_id.cmp(&b.chunk_id)));
-                hits.truncate(usize::try_from(limit).unwrap_or(0));
-                Ok(hits)
-            }
-        }
+        Ok(rows
+            .into_iter()
+            .map(|(id, path, source, content_hash, updated_at_ms, chunks)| DocumentSummary {
+                document_id: DocumentId(id),
+                path,
+                source,
+                content_hash,
+                updated_at_ms,
+                chunks,
+            })
+            .collect())
     }
 }
 
@@ -232,39 +192,15 @@ impl EmbeddingColumn for sqlx::Sqlite {
 }
 
 /// Binds an optional embedding in the representation of whichever backend the query runs on.
-fn bind_embedding<'q, DB: EmbeddingColumn>(
+pub(super) fn bind_embedding<'q, DB: EmbeddingColumn>(
     query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
     values: Option<&[f32]>,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments> {
     query.bind(DB::embedding(values))
 }
 
-fn blob_to_vec(blob: &[u8]) -> Vec<f32> {
+pub(crate) fn blob_to_vec(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).collect()
-}
-
-fn cosine_similarity(a: &[f32], b: &[f32]) -> f64 {
-    if a.len() != b.len() {
-        return f64::NEG_INFINITY;
-    }
-    let (mut dot, mut norm_a, mut norm_b) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        dot += f64::from(*x) * f64::from(*y);
-        norm_a += f64::from(*x) * f64::from(*x);
-        norm_b += f64::from(*y) * f64::from(*y);
-    }
-    if norm_a == 0.0 || norm_b == 0.0 { 0.0 } else { dot / (norm_a.sqrt() * norm_b.sqrt()) }
-}
-
-/// Quotes each word so user text can never be read as FTS5 syntax; words are ANDed like
-/// PostgreSQL's `websearch_to_tsquery`. None when the text has no words.
-fn fts5_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{word}\""))
-        .collect();
-    if words.is_empty() { None } else { Some(words.join(" ")) }
 }
 
 #[cfg(test)]
@@ -272,15 +208,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fts5_query_quotes_words_and_drops_syntax() {
-        assert_eq!(fts5_query("NEAR(\"a\" b) OR c*").as_deref(), Some("\"NEAR\" \"a\" \"b\" \"OR\" \"c\""));
-        assert_eq!(fts5_query("  ;; "), None);
-    }
-
-    #[test]
-    fn embedding_blob_round_trips_and_cosine_orders() {
+    fn embedding_blob_round_trips() {
         let blob = <sqlx::Sqlite as EmbeddingColumn>::embedding(Some(&[1.0, -2.5, 0.0])).unwrap_or_default();
         assert_eq!(blob_to_vec(&blob), vec![1.0, -2.5, 0.0]);
-        assert!(cosine_similarity(&[1.0, 0.0], &[1.0, 0.1]) > cosine_similarity(&[1.0, 0.0], &[0.0, 1.0]));
     }
 }

@@ -1,4 +1,4 @@
-//! Built-in tools: `time`, `echo`, and the memory tools' honest stand-ins until the memory service is wired.
+//! Built-in tools that need no service: `time` and `echo` (the memory tools are in `memory.rs`).
 
 use std::sync::Arc;
 
@@ -8,12 +8,7 @@ use super::{BoxFuture, Tool, ToolContext, ToolError};
 use crate::llm::ToolSpec;
 
 pub fn builtin_tools() -> Vec<Arc<dyn Tool>> {
-    vec![
-        Arc::new(TimeTool::new()),
-        Arc::new(EchoTool::new()),
-        Arc::new(MemoryUnavailable::new("memory_search", "Search the user's notes and memories.")),
-        Arc::new(MemoryUnavailable::new("memory_write", "Write a note into the user's memory.")),
-    ]
+    vec![Arc::new(TimeTool::new()), Arc::new(EchoTool::new())]
 }
 
 /// The current date and time, so the model does not guess it.
@@ -92,38 +87,6 @@ impl Tool for EchoTool {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .ok_or_else(|| ToolError::Failed { tool: "echo".into(), reason: "text is not a string".into() })
-        })
-    }
-}
-
-/// A memory tool whose service is not wired in this build: it says so instead of pretending to work.
-pub struct MemoryUnavailable {
-    spec: ToolSpec,
-}
-
-impl MemoryUnavailable {
-    pub fn new(name: &str, description: &str) -> Self {
-        Self {
-            spec: ToolSpec {
-                name: name.into(),
-                description: format!("{description} (not available yet)"),
-                parameters: json!({"type": "object"}),
-            },
-        }
-    }
-}
-
-impl Tool for MemoryUnavailable {
-    fn spec(&self) -> &ToolSpec {
-        &self.spec
-    }
-
-    fn call<'a>(&'a self, _context: &'a ToolContext, _parameters: Value) -> BoxFuture<'a, Result<String, ToolError>> {
-        Box::pin(async move {
-            Err(ToolError::Unavailable {
-                tool: self.spec.name.clone(),
-                reason: "memory is not set up in this build".into(),
-            })
         })
     }
 }

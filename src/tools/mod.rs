@@ -3,6 +3,7 @@
 //! Built-in tools live here; WASM tools (the sandbox) and MCP tools plug into the same registry.
 
 mod builtin;
+mod memory;
 mod wasm;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,8 @@ use serde_json::Value;
 
 use crate::llm::ToolSpec;
 
-pub use builtin::{EchoTool, MemoryUnavailable, TimeTool, builtin_tools};
+pub use builtin::{EchoTool, TimeTool, builtin_tools};
+pub use memory::{MemoryReadTool, MemorySearchTool, MemoryWriteTool, memory_tools};
 pub use wasm::{WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

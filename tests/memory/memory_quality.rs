@@ -1,21 +1,21 @@
 //! Retrieval quality on the labelled set: full text vs vector vs hybrid, recall@10 and nDCG@10.
 //!
-//! Full text is a real SQLite FTS5 index ranked by bm25; vector search is brute-force cosine over
-//! all-MiniLM-L6-v2 vectors from the local embedder; hybrid fuses both with the production
-//! `rank_hybrid` and default settings. Needs the model files (see `scripts/fetch-model.sh`).
+//! Everything goes through the product: documents are indexed by `MemoryService` into a real
+//! (SQLite) store with all-MiniLM-L6-v2 vectors; full text is the store's FTS5/bm25 ranking,
+//! vector the store's cosine ranking, hybrid `MemoryService::search` with default settings.
+//! Needs the model files (see `scripts/fetch-model.sh`).
 
 use std::collections::{HashMap, HashSet};
 
-use chitin::memory::embed::Embedder;
-use chitin::memory::rank::{
-    CandidateChunk, ChunkId, HybridInput, RankingConfig, SearchFilter, SearchQuery, SourceName, cosine, rank_hybrid,
-};
-use chitin::memory::{ChunkingConfig, chunk_markdown};
-use chrono::{NaiveDate, Utc};
+use std::sync::Arc;
 
-use crate::support::memory_fts::FtsIndex;
+use chitin::memory::embed::Embedder;
+use chitin::memory::rank::{ChunkId, RankingConfig, SearchFilter, SearchQuery};
+use chitin::memory::{MemoryConfig, MemoryService};
+
 use crate::support::memory_model::local_embedder;
 use crate::support::memory_retrieval_set::{Query, documents, queries};
+use crate::support::store_backends::sqlite_store;
 
 const CUTOFF: usize = 10;
 
@@ -67,78 +67,79 @@ fn ndcg_at(ranking: &[usize], query: &Query, doc_ids: &[String]) -> f64 {
     if idcg > 0.0 { dcg / idcg } else { 0.0 }
 }
 
-/// Chunk ranking → document ranking (first chunk of a document decides its place).
-fn to_documents(chunks: &[ChunkId], chunk_doc: &HashMap<ChunkId, usize>) -> Vec<usize> {
+/// Ranked document paths → document ranking (first chunk of a document decides its place).
+fn to_documents(paths: &[String], doc_by_path: &HashMap<&str, usize>) -> Vec<usize> {
     let mut seen = HashSet::new();
-    chunks.iter().filter_map(|chunk| chunk_doc.get(chunk).copied()).filter(|doc| seen.insert(*doc)).collect()
+    paths.iter().filter_map(|path| doc_by_path.get(path.as_str()).copied()).filter(|doc| seen.insert(*doc)).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
     let documents = documents();
     let queries = queries();
     assert!(documents.len() >= 200 && queries.len() >= 50);
-    let embedder = local_embedder();
-    let config = RankingConfig::default();
+    let embedder: Arc<dyn Embedder> = Arc::new(local_embedder().clone());
+    let config = MemoryConfig::default();
+    let ranking: RankingConfig = config.search.clone();
+    let test_store = sqlite_store().await;
+    let store = test_store.store.memory();
+    let memory = MemoryService::new(
+        store.clone(),
+        Some(embedder.clone()),
+        &config,
+        test_store.data_dir.path().join("workspace"),
+    );
+    memory.sync_vectors(&mut |_| {}).await.expect("record the embedding space");
 
-    let mut chunk_texts = Vec::new();
-    let mut embedding_inputs = Vec::new();
-    let mut chunk_doc = HashMap::new();
-    let mut candidates = HashMap::new();
-    for (doc_index, document) in documents.iter().enumerate() {
-        let updated = NaiveDate::parse_from_str(&document.updated, "%Y-%m-%d")
-            .expect("updated is a date")
-            .and_hms_opt(12, 0, 0)
-            .expect("valid time")
-            .and_utc();
-        for chunk in chunk_markdown(&document.text, &ChunkingConfig::default()) {
-            let chunk_id = ChunkId(chunk_texts.len() as i64 + 1);
-            chunk_doc.insert(chunk_id, doc_index);
-            embedding_inputs.push(chunk.embedding_input());
-            candidates.insert(
-                chunk_id,
-                CandidateChunk {
-                    document_path: document.path.clone(),
-                    text: chunk.text.clone(),
-                    source: SourceName(document.source.clone()),
-                    updated_at: updated,
-                    embedding: None,
-                },
-            );
-            chunk_texts.push((chunk_id, chunk.text));
-        }
-    }
-    let doc_ids: Vec<String> = documents.iter().map(|document| document.id.clone()).collect();
-
-    let index = FtsIndex::build(&chunk_texts).await;
     let started = std::time::Instant::now();
-    let chunk_vectors = embedder.embed(&embedding_inputs).await.expect("embed chunks");
-    let embed_seconds = started.elapsed().as_secs_f64();
+    for document in &documents {
+        memory.index_text(&document.path, &document.source, &document.text).await.expect("index document");
+    }
+    let index_seconds = started.elapsed().as_secs_f64();
+    // Each document keeps the date the set gives it (only date filters and decay would read it).
+    let dates: Vec<String> = documents
+        .iter()
+        .map(|document| {
+            let day = chrono::NaiveDate::parse_from_str(&document.updated, "%Y-%m-%d").expect("updated is a date");
+            let millis = day.and_hms_opt(12, 0, 0).expect("valid time").and_utc().timestamp_millis();
+            format!("WHEN '{}' THEN {millis}", document.path.replace('\'', "''"))
+        })
+        .collect();
+    test_store
+        .raw_execute(&format!("UPDATE memory_documents SET updated_at_ms = CASE path {} END", dates.join(" ")))
+        .await;
+    let chunk_count = store.count_chunks(true).await.expect("count");
+    let doc_by_path: HashMap<&str, usize> =
+        documents.iter().enumerate().map(|(index, document)| (document.path.as_str(), index)).collect();
+    let doc_ids: Vec<String> = documents.iter().map(|document| document.id.clone()).collect();
     let query_texts: Vec<String> = queries.iter().map(|query| query.query.clone()).collect();
     let query_vectors = embedder.embed(&query_texts).await.expect("embed queries");
 
+    let paths_of = |ids: Vec<ChunkId>| {
+        let store = store.clone();
+        async move {
+            let details = store.chunk_details(&ids).await.expect("chunk details");
+            ids.iter().filter_map(|id| details.get(id).map(|chunk| chunk.document_path.clone())).collect::<Vec<_>>()
+        }
+    };
     let mut totals: HashMap<(&str, &str), Totals> = HashMap::new();
     let filter = SearchFilter::default();
     let mut misses = Vec::new();
     for (query, query_vector) in queries.iter().zip(&query_vectors) {
-        let parsed = SearchQuery::parse(&query.query, config.max_query_bytes).expect("query parses");
-        let fts = index.search(&parsed, config.candidates_per_list).await;
-
-        let mut scored: Vec<(ChunkId, f64)> = chunk_texts
-            .iter()
-            .zip(&chunk_vectors)
-            .map(|((chunk_id, _), vector)| (*chunk_id, cosine(query_vector, vector)))
+        let parsed = SearchQuery::parse(&query.query, ranking.max_query_bytes).expect("query parses");
+        let depth = ranking.candidates_per_list;
+        let fts = paths_of(store.rank_text(&parsed, &filter, depth).await.expect("full text")).await;
+        let vector = paths_of(store.rank_vector(query_vector, &filter, depth).await.expect("vector")).await;
+        let hybrid: Vec<String> = memory
+            .search(&query.query, depth * 2, &filter)
+            .await
+            .expect("hybrid")
+            .into_iter()
+            .map(|hit| hit.document_path)
             .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let vector: Vec<ChunkId> = scored.iter().take(config.candidates_per_list).map(|(id, _)| *id).collect();
 
-        let input =
-            HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter: &filter, now: Utc::now() };
-        let wide = RankingConfig { limit: config.candidates_per_list * 2, ..config.clone() };
-        let hybrid: Vec<ChunkId> = rank_hybrid(&input, &wide).iter().map(|hit| hit.chunk_id).collect();
-
-        for (mode, chunks) in [("fts", &fts), ("vector", &vector), ("hybrid", &hybrid)] {
-            let ranking = to_documents(chunks, &chunk_doc);
+        for (mode, paths) in [("fts", &fts), ("vector", &vector), ("hybrid", &hybrid)] {
+            let ranking = to_documents(paths, &doc_by_path);
             let recall = recall_at(&ranking, query, &doc_ids);
             let ndcg = ndcg_at(&ranking, query, &doc_ids);
             if mode == "hybrid" && recall < 1.0 {
@@ -148,15 +149,16 @@ async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
             totals.entry((mode, query.kind.as_str())).or_default().add(recall, ndcg);
         }
     }
+    test_store.drop_schema().await;
 
     println!(
-        "\nretrieval quality: {} documents, {} chunks, {} queries; all-MiniLM-L6-v2 (candle) + SQLite FTS5 bm25, RRF k={}",
+        "\nretrieval quality: {} documents, {chunk_count} chunks, {} queries; all-MiniLM-L6-v2 (candle) + SQLite FTS5 \
+         bm25 through MemoryService, RRF k={}",
         documents.len(),
-        chunk_texts.len(),
         queries.len(),
-        config.rrf_k
+        ranking.rrf_k
     );
-    println!("embedded {} chunks in {embed_seconds:.1} s", chunk_texts.len());
+    println!("indexed (chunk + embed + store) in {index_seconds:.1} s");
     println!(
         "{:<8} {:>10} {:>9} | nDCG@10 by kind: {:>7} {:>10} {:>8}",
         "mode", "recall@10", "nDCG@10", "exact", "paraphrase", "natural"

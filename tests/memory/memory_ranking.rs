@@ -47,7 +47,9 @@ fn rrf_orders_a_case_where_full_text_and_vector_disagree() {
     let filter = SearchFilter::default();
     let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter: &filter, now: now() };
 
-    let hits = rank_hybrid(&input, &RankingConfig::default());
+    // Classic RRF: both lists weigh the same.
+    let equal = RankingConfig { fts_weight: 1.0, vector_weight: 1.0, ..RankingConfig::default() };
+    let hits = rank_hybrid(&input, &equal);
 
     assert_eq!(order(&hits), vec![4, 3, 1, 2, 5, 6]);
     let top = &hits[0].scores;
@@ -55,6 +57,10 @@ fn rrf_orders_a_case_where_full_text_and_vector_disagree() {
     assert!((top.fused - (1.0 / 64.0 + 1.0 / 61.0)).abs() < 1e-12);
     assert_eq!(hits[3].scores.vector_rank, None, "chunk 2 came from full text only");
     assert_eq!(hits[0].document_path, "notes/4.md");
+
+    // Default weights (full text at half): chunk 2, found by full text alone, drops below the
+    // vector-only chunks; agreement still wins.
+    assert_eq!(order(&rank_hybrid(&input, &RankingConfig::default())), vec![4, 3, 1, 5, 6, 2]);
 }
 
 #[test]

@@ -4,10 +4,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chitin::memory::rank::{SearchFilter, SearchQuery};
 use chitin::store::{
     Approval, AuditEntry, Backend, Direction, DocumentWrite, EnqueueOutcome, InboundMessage, InboundOutcome,
-    JobOutcome, JobState, MessageStatus, NewChunk, NewJob, NewMessage, NewRoutine, ReplyOutcome, Role, RunStart,
-    RunState, StorageHealth, StoreError, TriggerKind, now_ms,
+    JobOutcome, JobState, MessageStatus, NewChunk, NewDocument, NewJob, NewMessage, NewRoutine, ReplyOutcome, Role,
+    RunStart, RunState, StorageHealth, StoreError, TriggerKind, now_ms,
 };
 use serde_json::json;
 
@@ -338,60 +339,73 @@ fn embedding(direction: usize) -> Vec<f32> {
     values
 }
 
+fn document<'a>(path: &'a str, content_hash: &'a str) -> NewDocument<'a> {
+    NewDocument { path, source: "workspace", content_hash }
+}
+
+fn chunk<'a>(content: &'a str, embedding: Option<&'a [f32]>) -> NewChunk<'a> {
+    NewChunk { content, embedding, embedding_hash: embedding.map(|_| "h") }
+}
+
 async fn memory_documents_and_search(t: &TestStore) {
     let memory = t.store.memory();
+    let everything = SearchFilter::default();
+    let text = |raw: &str| SearchQuery::parse(raw, 1000).unwrap();
     let (east, north) = (embedding(0), embedding(1));
     let chunks = [
-        NewChunk { content: "The cat was running across the garden", embedding: Some(&east) },
-        NewChunk { content: "Umlaute: Grüße aus München 你好", embedding: Some(&north) },
-        NewChunk { content: "no embedding yet", embedding: None },
+        chunk("The cat was running across the garden", Some(&east)),
+        chunk("Umlaute: Grüße aus München 你好", Some(&north)),
+        chunk("no embedding yet", None),
     ];
-    let DocumentWrite::Written(document_id) = memory.upsert_document("notes/a.md", "hash-1", &chunks).await.unwrap()
+    let DocumentWrite::Written(document_id) =
+        memory.upsert_document(&document("notes/a.md", "hash-1"), &chunks).await.unwrap()
     else {
         panic!("first write")
     };
     assert_eq!(
-        memory.upsert_document("notes/a.md", "hash-1", &chunks[..1]).await.unwrap(),
+        memory.upsert_document(&document("notes/a.md", "hash-1"), &chunks[..1]).await.unwrap(),
         DocumentWrite::Unchanged(document_id)
     );
+    assert_eq!(memory.document_hash("notes/a.md").await.unwrap().as_deref(), Some("hash-1"));
 
-    let hits = memory.search_text("runs", 10).await.unwrap();
+    let hits = memory.rank_text(&text("runs"), &everything, 10).await.unwrap();
     assert_eq!(hits.len(), 1, "stemming should match running/runs: {hits:?}");
-    assert_eq!((hits[0].path.as_str(), hits[0].ordinal), ("notes/a.md", 0));
-    assert_eq!(memory.search_text("münchen", 10).await.unwrap().len(), 1);
-    assert!(memory.search_text("cat garden", 10).await.unwrap().len() == 1);
-    assert!(memory.search_text("cat münchen", 10).await.unwrap().is_empty(), "all words must match");
-    assert!(memory.search_text("\"unbalanced OR (", 10).await.is_ok(), "user text is never query syntax");
+    let details = memory.chunk_details(&hits).await.unwrap();
+    assert_eq!(details[&hits[0]].document_path, "notes/a.md");
+    assert_eq!(details[&hits[0]].text, "The cat was running across the garden");
+    assert_eq!(memory.rank_text(&text("münchen"), &everything, 10).await.unwrap().len(), 1);
+    assert_eq!(memory.rank_text(&text("cat münchen"), &everything, 10).await.unwrap().len(), 2, "terms are ORed");
+    assert!(memory.rank_text(&text("\"unbalanced OR ("), &everything, 10).await.is_ok(), "user text is never syntax");
 
     let near_north: Vec<f32> = north.iter().zip(&east).map(|(n, e)| n + 0.2 * e).collect();
-    let nearest = memory.search_vector(&near_north, 2).await.unwrap();
-    assert_eq!(nearest.iter().map(|hit| hit.ordinal).collect::<Vec<_>>(), vec![1, 0]);
-    assert!(nearest[0].score > nearest[1].score);
+    let nearest = memory.rank_vector(&near_north, &everything, 2).await.unwrap();
+    let details = memory.chunk_details(&nearest).await.unwrap();
+    let ordered: Vec<&str> = nearest.iter().map(|id| details[id].text.as_str()).collect();
+    assert_eq!(ordered, vec!["Umlaute: Grüße aus München 你好", "The cat was running across the garden"]);
 
-    let error = memory.search_vector(&[1.0, 2.0], 2).await.unwrap_err();
+    let error = memory.rank_vector(&[1.0, 2.0], &everything, 2).await.unwrap_err();
     assert!(matches!(error, StoreError::EmbeddingDims { found: 2, expected: 384, .. }), "{error}");
     let short = [1.0f32; 3];
-    let error =
-        memory.upsert_document("b.md", "h", &[NewChunk { content: "x", embedding: Some(&short) }]).await.unwrap_err();
+    let error = memory.upsert_document(&document("b.md", "h"), &[chunk("x", Some(&short))]).await.unwrap_err();
     assert!(matches!(error, StoreError::EmbeddingDims { .. }), "{error}");
 
     // A changed hash replaces the chunks.
-    let replaced = [NewChunk { content: "only the dog remains", embedding: Some(&east) }];
+    let replaced = [chunk("only the dog remains", Some(&east))];
     assert_eq!(
-        memory.upsert_document("notes/a.md", "hash-2", &replaced).await.unwrap(),
+        memory.upsert_document(&document("notes/a.md", "hash-2"), &replaced).await.unwrap(),
         DocumentWrite::Written(document_id)
     );
-    assert!(memory.search_text("cat", 10).await.unwrap().is_empty());
-    assert_eq!(memory.search_text("dog", 10).await.unwrap()[0].content, "only the dog remains");
-    assert_eq!(
-        memory.list_documents().await.unwrap(),
-        vec![(document_id, "notes/a.md".to_owned(), "hash-2".to_owned())]
-    );
+    assert!(memory.rank_text(&text("cat"), &everything, 10).await.unwrap().is_empty());
+    assert_eq!(memory.rank_text(&text("dog"), &everything, 10).await.unwrap().len(), 1);
+    let listed = memory.list_documents().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].document_id, listed[0].path.as_str(), listed[0].chunks), (document_id, "notes/a.md", 1));
+    assert_eq!((listed[0].source.as_str(), listed[0].content_hash.as_str()), ("workspace", "hash-2"));
 
     assert!(memory.delete_document("notes/a.md").await.unwrap());
     assert!(!memory.delete_document("notes/a.md").await.unwrap());
-    assert!(memory.search_text("dog", 10).await.unwrap().is_empty());
-    assert!(memory.search_vector(&east, 10).await.unwrap().is_empty());
+    assert!(memory.rank_text(&text("dog"), &everything, 10).await.unwrap().is_empty());
+    assert!(memory.rank_vector(&east, &everything, 10).await.unwrap().is_empty());
 }
 
 async fn secrets_rows(t: &TestStore) {
@@ -473,7 +487,7 @@ async fn export_and_migration_status(t: &TestStore) {
     let outcome = t.store.inbound().record_inbound(&inbound("telegram", "chat-x", "x:1", UNICODE)).await.unwrap();
     let InboundOutcome::Inserted { conversation_id, .. } = outcome else { panic!() };
     t.store.outbox().enqueue_reply(conversation_id, None, "reply ✓").await.unwrap();
-    t.store.memory().upsert_document("m.md", "h", &[NewChunk { content: UNICODE, embedding: None }]).await.unwrap();
+    t.store.memory().upsert_document(&document("m.md", "h"), &[chunk(UNICODE, None)]).await.unwrap();
 
     let mut out = Vec::new();
     assert_eq!(t.store.export_conversations(&mut out).await.unwrap(), 1);

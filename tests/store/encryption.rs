@@ -1,7 +1,7 @@
 //! Encryption at rest: nothing written through Chitin shows up in the raw SQLite file or in PostgreSQL's sealed columns.
 
 use chitin::crypto::MasterKey;
-use chitin::store::{InboundMessage, InboundOutcome, NewChunk, NewJob, Store, StoreError, now_ms};
+use chitin::store::{InboundMessage, InboundOutcome, NewChunk, NewDocument, NewJob, Store, StoreError, now_ms};
 
 use crate::support::store_backends::{postgres_shared_lock, postgres_store, sqlite_store, test_config};
 
@@ -30,7 +30,9 @@ async fn sqlite_file_holds_no_plaintext_and_backup_stays_encrypted() {
         panic!("not inserted")
     };
     t.store.outbox().enqueue_reply(conversation_id, None, PHRASE).await.unwrap();
-    t.store.memory().upsert_document("diary.md", "h", &[NewChunk { content: PHRASE, embedding: None }]).await.unwrap();
+    let diary = NewDocument { path: "diary.md", source: "workspace", content_hash: "h" };
+    let chunk = NewChunk { content: PHRASE, embedding: None, embedding_hash: None };
+    t.store.memory().upsert_document(&diary, &[chunk]).await.unwrap();
     let backup = t.data_dir.path().join("backup.db");
     t.store.backup_to(&backup).await.unwrap();
     let error = t.store.backup_to(&backup).await.unwrap_err();

@@ -11,6 +11,7 @@ pub mod fake_openai;
 pub mod fake_telegram;
 pub mod memory_fake_embeddings;
 pub mod memory_fake_vector_store;
+pub mod memory_fixed_embedder;
 pub mod memory_fts;
 pub mod memory_model;
 pub mod memory_retrieval_set;

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::EmbedError;
 use super::openai::ApiKey;
 
 /// Which embedder backs vector search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingProvider {
     /// all-MiniLM-L6-v2 in process: no API key, no network, 384 dimensions.
@@ -20,7 +20,7 @@ pub enum EmbeddingProvider {
 }
 
 /// How chunks are embedded.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddingConfig {
     /// `local` by default, so memory search works on a fresh install without any account.
@@ -71,7 +71,7 @@ impl EmbeddingConfig {
 }
 
 /// An OpenAI-compatible embeddings endpoint.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpenAiConfig {
     /// API root including `/v1`; `/embeddings` is appended. Ollama: `http://127.0.0.1:11434/v1`.
@@ -109,7 +109,7 @@ impl Default for OpenAiConfig {
 }
 
 /// The in-process MiniLM model.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LocalModelConfig {
     /// Folder holding `model.safetensors`, `tokenizer.json` and `config.json`; when unset,

@@ -69,6 +69,10 @@ pub fn rank_hybrid(input: &HybridInput<'_>, config: &RankingConfig) -> Vec<Searc
             if !input.filter.matches(&candidate.document_path, candidate.updated_at, &candidate.source) {
                 return None;
             }
+            let weighted =
+                |rank: Option<usize>, weight: f64| rank.map_or(0.0, |rank| weight / (config.rrf_k + rank as f64));
+            let fused_score =
+                weighted(fused.fts_rank, config.fts_weight) + weighted(fused.vector_rank, config.vector_weight);
             let age_seconds = (input.now - candidate.updated_at).as_seconds_f64();
             let recency = recency_weight(age_seconds, half_life_seconds, config.recency_floor);
             Some(SearchHit {
@@ -79,9 +83,9 @@ pub fn rank_hybrid(input: &HybridInput<'_>, config: &RankingConfig) -> Vec<Searc
                 scores: ScoreParts {
                     fts_rank: fused.fts_rank,
                     vector_rank: fused.vector_rank,
-                    fused: fused.fused,
+                    fused: fused_score,
                     recency,
-                    score: fused.fused * recency,
+                    score: fused_score * recency,
                 },
             })
         })

@@ -10,7 +10,7 @@ mod query;
 mod recency;
 mod rrf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use filter::{SearchFilter, SourceName};
 pub use hybrid::{CandidateChunk, HybridInput, ScoreParts, SearchHit, rank_hybrid};
@@ -19,17 +19,25 @@ pub use query::{QueryError, SearchQuery};
 pub use recency::recency_weight;
 pub use rrf::{FusedHit, reciprocal_rank_fusion};
 
-/// Identifies a stored chunk across the store/ranking boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChunkId(pub i64);
+/// Ranking works on the store's chunk ids directly.
+pub use crate::store::ChunkId;
 
 /// How search results are ranked (`[memory.search]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RankingConfig {
     /// RRF constant; 60 is the value from the original RRF paper and what most hybrid search
     /// engines ship. Lower values trust each list's top result more.
     pub rrf_k: f64,
+    /// Weight of the full-text list in the fusion (each list adds `weight / (k + rank)`).
+    /// 0.5 by default: with OR-matched terms, full text also returns chunks that share a single
+    /// incidental word with a question, and at equal weight such a hit ties the best semantic
+    /// match. Where full text is decisive (a rare exact term: an error code, a name) it ranks
+    /// the answer first and, usually, the vector list ranks it too, so halving its weight costs
+    /// those queries little.
+    pub fts_weight: f64,
+    /// Weight of the vector list in the fusion.
+    pub vector_weight: f64,
     /// How many chunks each side (full text, vector) contributes before fusion. 50 gives fusion
     /// room to promote a chunk both sides rank moderately, at negligible cost.
     pub candidates_per_list: usize,
@@ -52,6 +60,8 @@ impl Default for RankingConfig {
     fn default() -> Self {
         Self {
             rrf_k: 60.0,
+            fts_weight: 0.5,
+            vector_weight: 1.0,
             candidates_per_list: 50,
             limit: 10,
             recency_half_life_days: None,

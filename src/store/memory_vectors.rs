@@ -1,0 +1,114 @@
+//! The store side of re-embedding: which chunks lack vectors, writing vectors, and the recorded
+//! embedding space (model and dimensions) every stored vector belongs to.
+
+use crate::memory::embed::{Embedding, EmbeddingSpace, ReembedError, StoreFuture, VectorStorePort};
+
+use super::db::{BeginWrite, on_db, on_db_read};
+use super::memory::{Memory, bind_embedding};
+use super::{ChunkId, Settings, StoreError};
+
+/// Settings key holding the [`EmbeddingSpace`] of the stored vectors.
+const SPACE_KEY: &str = "memory.embedding_space";
+
+fn store_error(operation: &'static str) -> impl FnOnce(StoreError) -> ReembedError {
+    move |source| ReembedError::Store { operation, source: Box::new(source) }
+}
+
+impl Memory {
+    /// The space the stored vectors were made in; `None` before any was recorded or while a
+    /// re-embed is under way.
+    pub async fn embedding_space(&self) -> Result<Option<EmbeddingSpace>, StoreError> {
+        let value = Settings::new(self.shared.clone()).get(SPACE_KEY).await?;
+        // A value this build cannot read counts as no space: everything is re-embedded.
+        Ok(value.and_then(|value| serde_json::from_value(value).ok()))
+    }
+
+    async fn clear_all_vectors(&self) -> Result<(), StoreError> {
+        let op = "clear memory vectors";
+        on_db!(&self.shared.db, pool => {
+            let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(SPACE_KEY)
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::query(op))?;
+            sqlx::query("UPDATE memory_chunks SET embedding = NULL, embedding_hash = NULL WHERE embedding IS NOT NULL")
+                .execute(&mut *transaction)
+                .await
+                .map_err(StoreError::query(op))?;
+            transaction.commit().await.map_err(StoreError::query(op))
+        })
+    }
+
+    async fn chunks_missing_vectors(
+        &self,
+        after: Option<ChunkId>,
+        limit: usize,
+    ) -> Result<Vec<(ChunkId, String)>, StoreError> {
+        let op = "list chunks without vectors";
+        let rows: Vec<(i64, String)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, content FROM memory_chunks WHERE embedding IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.map_or(i64::MIN, |id| id.0))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        Ok(rows.into_iter().map(|(id, content)| (ChunkId(id), content)).collect())
+    }
+
+    async fn write_chunk_vectors(&self, vectors: &[(ChunkId, Embedding)]) -> Result<(), StoreError> {
+        let op = "write memory vectors";
+        for (_, vector) in vectors {
+            self.check_dims(op, vector)?;
+        }
+        on_db!(&self.shared.db, pool => {
+            let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
+            for (chunk_id, vector) in vectors {
+                let query = sqlx::query("UPDATE memory_chunks SET embedding = $2 WHERE id = $1").bind(chunk_id.0);
+                bind_embedding(query, Some(vector))
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
+            transaction.commit().await.map_err(StoreError::query(op))
+        })
+    }
+}
+
+impl VectorStorePort for Memory {
+    fn clear_vectors(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.clear_all_vectors().await.map_err(store_error("clear vectors")) })
+    }
+
+    fn count_missing(&self) -> StoreFuture<'_, usize> {
+        Box::pin(async move {
+            let op = "count chunks without vectors";
+            let count: i64 = on_db_read!(&self.shared.db, pool => sqlx::query_scalar(
+                "SELECT count(*) FROM memory_chunks WHERE embedding IS NULL",
+            )
+            .fetch_one(pool)
+            .await)
+            .map_err(StoreError::query(op))
+            .map_err(store_error("count chunks without vectors"))?;
+            Ok(usize::try_from(count).unwrap_or(0))
+        })
+    }
+
+    fn missing_after(&self, after: Option<ChunkId>, limit: usize) -> StoreFuture<'_, Vec<(ChunkId, String)>> {
+        Box::pin(async move { self.chunks_missing_vectors(after, limit).await.map_err(store_error("list chunks")) })
+    }
+
+    fn write_vectors(&self, vectors: Vec<(ChunkId, Embedding)>) -> StoreFuture<'_, ()> {
+        Box::pin(async move { self.write_chunk_vectors(&vectors).await.map_err(store_error("write vectors")) })
+    }
+
+    fn record_space(&self, space: &EmbeddingSpace) -> StoreFuture<'_, ()> {
+        let value = serde_json::to_value(space);
+        Box::pin(async move {
+            let value =
+                value.map_err(|source| ReembedError::Store { operation: "record space", source: Box::new(source) })?;
+            Settings::new(self.shared.clone()).set(SPACE_KEY, &value).await.map_err(store_error("record space"))
+        })
+    }
+}

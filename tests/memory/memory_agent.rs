@@ -1,0 +1,56 @@
+//! Memory in the agent, end to end over real HTTP: `memory_write` saves to the workspace, and the
+//! next turn's prompt carries the relevant memory as data.
+
+use serde_json::Value;
+
+use crate::support::chitin::TestChitin;
+use crate::support::fake_llm::{Answer, Reply};
+use crate::support::fake_openai;
+
+fn system_text(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().find(|message| message["role"] == "system"))
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_memory_is_recalled_in_a_later_turn() {
+    let fake = fake_openai::start().await;
+    fake.push(Reply::Answer(Answer::text("").tool_call(
+        "call_1",
+        "memory_write",
+        r#"{"text":"The spare key is under the blue flowerpot."}"#,
+    )));
+    fake.push(Reply::Answer(Answer::text("Saved.")));
+    fake.push(Reply::Answer(Answer::text("Under the blue flowerpot.")));
+    let chitin = TestChitin::start(Some(&fake.base_url()), &[("CHITIN_MEMORY__EMBEDDING__PROVIDER", "none")]).await;
+
+    assert_eq!(chitin.chat("first", "remember that the spare key is under the blue flowerpot").await, "Saved.");
+    let tool_result = fake.requests()[1].body["messages"].to_string();
+    assert!(tool_result.contains("MEMORY.md"), "{tool_result}");
+
+    assert_eq!(chitin.chat("second", "Where did I put the spare key?").await, "Under the blue flowerpot.");
+    let requests = fake.requests();
+    let system = system_text(&requests[2].body);
+    assert!(system.contains("<memory path=\"MEMORY.md\""), "{system}");
+    assert!(system.contains("The spare key is under the blue flowerpot."), "{system}");
+    assert!(!system_text(&requests[0].body).contains("<memory"), "nothing was stored before the first turn");
+    let tools: Vec<&str> = requests[0].body["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["function"]["name"].as_str())
+        .collect();
+    for name in ["memory_search", "memory_write", "memory_read"] {
+        assert!(tools.contains(&name), "{tools:?}");
+    }
+
+    let dir = chitin.stop().await;
+    let config = crate::support::chitin::config(&dir, None, &[]);
+    let workspace = config.memory.resolve_workspace_dir(&config.data_dir.expect("data dir"));
+    let saved = std::fs::read_to_string(workspace.join("MEMORY.md")).expect("MEMORY.md written");
+    assert_eq!(saved, "The spare key is under the blue flowerpot.\n");
+}

@@ -28,10 +28,11 @@ use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
+use crate::safety::LeakScanner;
 use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{StorageHealth, Store, StoreError};
-use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools};
+use crate::tools::{PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -107,7 +108,12 @@ impl Service {
         }
         let (sandbox, catalog, _) =
             open_sandbox(&data_dir, config.sandbox.max_concurrent, secrets).map_err(ServiceError::Sandbox)?;
-        for tool in installed_tools(&sandbox, &catalog).await {
+        let tree_cell: TreeCell = Arc::default();
+        let route = Arc::new(PoolRoute {
+            tree: Arc::clone(&tree_cell),
+            timeout: Duration::from_secs(config.agent.tool_timeout_secs),
+        });
+        for tool in installed_tools(&sandbox, &catalog, route).await {
             let name = tool.spec().name.clone();
             if let Err(error) = tools.register(tool) {
                 warn!(tool = %name, %error, "installed tool not offered to the agent");
@@ -123,13 +129,20 @@ impl Service {
             agent_settings(config, &workspace),
             &stored_secrets,
         )?;
-        let tree_cell: TreeCell = Arc::default();
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),
-                TreeServices { turn_runner: Arc::new(agent), channels: chat.specs },
+                TreeServices {
+                    turn_runner: Arc::new(agent),
+                    tool_executor: Arc::new(SandboxExecutor {
+                        sandbox,
+                        audit: store.audit(),
+                        scanner: LeakScanner::shared_default()?.with_stored(&stored_secrets)?,
+                    }),
+                    channels: chat.specs,
+                },
             )
             .await
             .map_err(ServiceError::Actors)?,

@@ -3,6 +3,7 @@
 mod compaction;
 pub mod guard;
 pub mod prompt;
+pub mod review;
 pub mod turn;
 
 use std::path::PathBuf;
@@ -91,6 +92,7 @@ impl Agent {
         }
         let system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
         let audit = self.store.audit();
+        let held = review::HeldOutputs::default();
         let limits = TurnLimits { max_steps: self.settings.max_steps, tool_timeout: self.settings.tool_timeout };
         let context = TurnContext {
             llm,
@@ -103,6 +105,7 @@ impl Agent {
             always_approved: &always,
             guard: &self.guard,
             audit: &audit,
+            held: &held,
         };
 
         let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
@@ -275,7 +278,11 @@ impl TurnRunner for Agent {
             }
             let conversation_id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
             let (text, status) = self.answer(&inbound, conversation_id).await?;
-            let text = self.guard.reply(&text);
+            let (text, decision) = self.guard.reply(&text);
+            if let Some(decision) = decision {
+                let audit = self.store.audit();
+                crate::security_audit::record(&audit, inbound.conversation.as_str(), "reply", &decision).await;
+            }
             // The reply and its outbox entry commit together; a redone turn finds its reply already filed.
             let queued = self
                 .store

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::llm::ToolSpec;
 
 pub use builtin::{EchoTool, MemoryUnavailable, TimeTool, builtin_tools};
-pub use wasm::{WasmTool, installed_tools};
+pub use wasm::{PoolRoute, SandboxExecutor, WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 

@@ -3,3 +3,4 @@
 mod conformance;
 mod encryption;
 mod faults;
+mod rotation;

@@ -14,6 +14,7 @@ pub mod safety;
 pub mod sandbox;
 pub mod sandbox_services;
 pub mod secrets;
+pub mod security_audit;
 pub mod service;
 pub mod store;
 pub mod telemetry;

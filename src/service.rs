@@ -30,10 +30,11 @@ use crate::intake::StoreIntake;
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
 use crate::memory::watcher::WorkspaceIndexing;
 use crate::memory::{MemoryService, build_embedder};
+use crate::safety::LeakScanner;
 use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{StorageHealth, Store, StoreError};
-use crate::tools::{ToolError, ToolRegistry, builtin_tools, installed_tools, memory_tools};
+use crate::tools::{PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools, memory_tools};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -111,7 +112,12 @@ impl Service {
         }
         let (sandbox, catalog, _) =
             open_sandbox(&data_dir, config.sandbox.max_concurrent, secrets).map_err(ServiceError::Sandbox)?;
-        for tool in installed_tools(&sandbox, &catalog).await {
+        let tree_cell: TreeCell = Arc::default();
+        let route = Arc::new(PoolRoute {
+            tree: Arc::clone(&tree_cell),
+            timeout: Duration::from_secs(config.agent.tool_timeout_secs),
+        });
+        for tool in installed_tools(&sandbox, &catalog, route).await {
             let name = tool.spec().name.clone();
             if let Err(error) = tools.register(tool) {
                 warn!(tool = %name, %error, "installed tool not offered to the agent");
@@ -128,7 +134,6 @@ impl Service {
             &stored_secrets,
         )?
         .with_memory(memory, config.memory.prompt_tokens);
-        let tree_cell: TreeCell = Arc::default();
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
@@ -136,6 +141,11 @@ impl Service {
                 tree_settings(config),
                 TreeServices {
                     turn_runner: Arc::new(agent),
+                    tool_executor: Arc::new(SandboxExecutor {
+                        sandbox,
+                        audit: store.audit(),
+                        scanner: LeakScanner::shared_default()?.with_stored(&stored_secrets)?,
+                    }),
                     channels: chat.specs,
                     memory_indexer: Some(Arc::new(indexing)),
                 },

@@ -54,3 +54,31 @@ pub trait MemoryIndexPort: Send + Sync + 'static {
     /// Indexes up to `limit` queued files, oldest first, removing each from the queue once done.
     fn index_batch(&self, limit: usize) -> BoxFuture<'_, Result<IndexProgress, IndexError>>;
 }
+
+/// One WASM tool call as the sandbox pool sees it: names and JSON text only, so the bus knows nothing of wasmtime.
+#[derive(Debug, Clone)]
+pub struct ToolExecution {
+    pub tool: String,
+    /// The parameters as a JSON object, already validated against the tool's schema.
+    pub params: String,
+    /// Identifies the call in logs and the audit log.
+    pub call_id: String,
+    /// The conversation the call runs for.
+    pub session: String,
+}
+
+/// Why a tool call produced no result; the message is the typed error the model and the owner see.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ToolExecutionError {
+    /// The sandbox ran the call and it failed (denied capability, fuel exhausted, timeout, bad output, …).
+    #[error("{reason}")]
+    Failed { tool: String, reason: String },
+    /// The call could not reach the sandbox (pool down or not answering in time).
+    #[error("the sandbox could not run {tool}: {reason}")]
+    Unavailable { tool: String, reason: String },
+}
+
+/// Runs WASM tool calls: the sandbox implements it; the pool actor bounds and isolates the calls it forwards.
+pub trait ToolExecutor: Send + Sync + 'static {
+    fn execute(&self, execution: ToolExecution) -> BoxFuture<'static, Result<String, ToolExecutionError>>;
+}

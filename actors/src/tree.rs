@@ -12,11 +12,11 @@ use crate::admission::OverloadPolicy;
 use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
-use crate::ports::{MemoryIndexPort, TurnRunner};
+use crate::ports::{MemoryIndexPort, ToolExecution, ToolExecutionError, ToolExecutor, TurnRunner};
 use crate::shells::job_worker::JobWorker;
 use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};
 use crate::shells::repairer::Repairer;
-use crate::shells::sandbox_pool::SandboxPool;
+use crate::shells::sandbox_pool::{self, SandboxPool, SandboxPoolArgs, SandboxPoolMsg};
 use crate::shells::scheduler::Scheduler;
 use crate::shells::session_router::{self, RouterMsg, SessionRegistry, SessionRouter, SessionRouterArgs};
 use crate::slot::ChildSlot;
@@ -44,6 +44,8 @@ pub struct TreeSettings {
 /// What the root crate plugs into the tree.
 pub struct TreeServices {
     pub turn_runner: Arc<dyn TurnRunner>,
+    /// Where the sandbox pool sends WASM tool calls.
+    pub tool_executor: Arc<dyn ToolExecutor>,
     /// One spec per enabled channel; they live under the channel supervisor.
     pub channels: Vec<ChildSpec>,
     /// The memory indexing queue; `None` leaves the indexer idle.
@@ -57,11 +59,14 @@ pub struct ActorTree {
     join: Mutex<Option<JoinHandle<()>>>,
     router: ChildSlot<RouterMsg>,
     registry: SessionRegistry,
+    sandbox: ChildSlot<SandboxPoolMsg>,
 }
 
 impl ActorTree {
     pub async fn start(settings: TreeSettings, services: TreeServices) -> Result<Self, BusError> {
         let router = ChildSlot::new();
+        let sandbox = ChildSlot::new();
+        let sandbox_args = SandboxPoolArgs::new(services.tool_executor, settings.sandbox_permits);
         let registry = SessionRegistry::default();
         let restart = settings.restart.clone();
 
@@ -91,12 +96,12 @@ impl ActorTree {
             batch_size: MEMORY_INDEX_BATCH,
             poll: MEMORY_INDEX_POLL,
         };
-        let (sandbox_permits, tick, sweep) = (settings.sandbox_permits, settings.scheduler_tick, settings.repair_every);
+        let (tick, sweep) = (settings.scheduler_tick, settings.repair_every);
         let children = vec![
             ChildSpec::new("channels", ChildSlot::new(), move || (Supervisor, channels.clone())),
             ChildSpec::new("sessions", router.clone(), move || (SessionRouter, router_args.clone())),
             ChildSpec::new("jobs", ChildSlot::new(), move || (Supervisor, job_workers.clone())),
-            ChildSpec::new("sandbox", ChildSlot::new(), move || (SandboxPool, sandbox_permits)),
+            ChildSpec::new("sandbox", sandbox.clone(), move || (SandboxPool, sandbox_args.clone())),
             ChildSpec::new("memory-indexer", ChildSlot::new(), move || (MemoryIndexer, indexer_args.clone())),
             ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, tick)),
             ChildSpec::new("repairer", ChildSlot::new(), move || (Repairer, sweep)),
@@ -110,7 +115,7 @@ impl ActorTree {
             .await
             .map_err(|source| BusError::Spawn { actor: "root supervisor".into(), source })?;
         info!("actor tree started");
-        Ok(Self { root, join: Mutex::new(Some(join)), router, registry })
+        Ok(Self { root, join: Mutex::new(Some(join)), router, registry, sandbox })
     }
 
     /// The whole tree's health, for `chitin status` and `/readyz`.
@@ -137,6 +142,15 @@ impl ActorTree {
     pub async fn wake(&self, conversation: ConversationId) -> Result<(), BusError> {
         let router = self.router.get().ok_or_else(|| BusError::ActorDown { actor: "session router".into() })?;
         session_router::open(&router, conversation).await.map(|_| ())
+    }
+
+    /// Runs one WASM tool call through the sandbox pool, waiting at most `timeout`.
+    pub async fn execute_tool(
+        &self,
+        execution: ToolExecution,
+        timeout: Duration,
+    ) -> Result<String, ToolExecutionError> {
+        sandbox_pool::execute(&self.sandbox, execution, timeout).await
     }
 
     pub fn sessions(&self) -> &SessionRegistry {

@@ -4,6 +4,7 @@ mod compaction;
 pub mod guard;
 pub mod prompt;
 mod recall;
+pub mod review;
 pub mod turn;
 
 use std::path::PathBuf;
@@ -138,6 +139,7 @@ impl Agent {
             system.push_str(&memories);
         }
         let audit = self.store.audit();
+        let held = review::HeldOutputs::default();
         let limits = TurnLimits { max_steps: self.settings.max_steps, tool_timeout: self.settings.tool_timeout };
         let context = TurnContext {
             llm,
@@ -150,6 +152,7 @@ impl Agent {
             always_approved: &always,
             guard: &self.guard,
             audit: &audit,
+            held: &held,
         };
 
         let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
@@ -322,7 +325,11 @@ impl TurnRunner for Agent {
             }
             let conversation_id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
             let (text, status) = self.answer(&inbound, conversation_id).await?;
-            let text = self.guard.reply(&text);
+            let (text, decision) = self.guard.reply(&text);
+            if let Some(decision) = decision {
+                let audit = self.store.audit();
+                crate::security_audit::record(&audit, inbound.conversation.as_str(), "reply", &decision).await;
+            }
             // The reply and its outbox entry commit together; a redone turn finds its reply already filed.
             let queued = self
                 .store

@@ -10,9 +10,11 @@ use tracing::{info, warn};
 
 use crate::agent::guard::OutputGuard;
 use crate::agent::prompt;
+use crate::agent::review::{self, HeldOutput, HeldOutputs};
 use crate::llm::{
     ChatMessage, ChatRequest, ChatResponse, LlmError, LlmProvider, StreamEvent, ToolCall, ToolSpec, Usage,
 };
+use crate::security_audit;
 use crate::store::{AuditEntry, AuditLog};
 use crate::tools::{ToolContext, ToolError, ToolRegistry};
 
@@ -41,6 +43,9 @@ pub struct PendingApproval {
     pub tool: String,
     /// Everything sent so far in this turn, including the assistant's tool-call message.
     pub transcript: Vec<ChatMessage>,
+    /// Tool outputs held for the owner's review (`review` policy); empty for a tool approval.
+    #[serde(default)]
+    pub held: Vec<HeldOutput>,
 }
 
 /// What a turn needs, borrowed from the agent.
@@ -57,6 +62,8 @@ pub struct TurnContext<'a> {
     pub guard: &'a OutputGuard,
     /// Every tool execution is appended to the hash-chained audit log.
     pub audit: &'a AuditLog,
+    /// Outputs of the current step held for review.
+    pub held: &'a HeldOutputs,
 }
 
 /// Runs model steps from `transcript` until an answer, an approval question, or the step limit.
@@ -83,10 +90,13 @@ pub async fn run(context: &TurnContext<'_>, mut transcript: Vec<ChatMessage>) ->
             .push(ChatMessage::Assistant { content: response.text.clone(), tool_calls: response.tool_calls.clone() });
         if let Some(tool) = first_needing_approval(context, &response.tool_calls) {
             let question = approval_question(&tool, &response.tool_calls);
-            let pending = PendingApproval { calls: response.tool_calls, tool, transcript };
+            let pending = PendingApproval { calls: response.tool_calls, tool, transcript, held: Vec::new() };
             return Ok(TurnEnd::NeedsApproval { question, pending, usage });
         }
         transcript.extend(run_tools(context, &response.tool_calls).await);
+        if let Some(paused) = review::pause_if_held(context.held, &transcript, &usage) {
+            return Ok(paused);
+        }
     }
     warn!(max_steps = context.limits.max_steps, "turn reached the step limit");
     Ok(TurnEnd::Answer {
@@ -133,7 +143,7 @@ pub async fn run_tools(context: &TurnContext<'_>, calls: &[ToolCall]) -> Vec<Cha
             let outcome = run_one(context.tools, tool_context, call, context.limits.tool_timeout).await;
             record(context, call, &outcome, started.elapsed()).await;
             let (content, is_error) = match outcome {
-                Ok(output) => (context.guard.tool_output(&call.name, &output), false),
+                Ok(output) => (guard_output(context, call, &output).await, false),
                 Err(error) => (error.to_string(), true),
             };
             info!(tool = %call.name, is_error, "tool call finished");
@@ -141,6 +151,16 @@ pub async fn run_tools(context: &TurnContext<'_>, calls: &[ToolCall]) -> Vec<Cha
         }
     });
     futures::future::join_all(runs).await
+}
+
+/// The safety guard on one output: its decisions go to the audit log, held output waits for review.
+async fn guard_output(context: &TurnContext<'_>, call: &ToolCall, output: &str) -> String {
+    let guarded = context.guard.tool_output(&call.name, output);
+    security_audit::record_all(context.audit, context.conversation.as_str(), &call.name, &guarded.decisions).await;
+    if let Some(content) = guarded.held {
+        context.held.hold(HeldOutput { call_id: call.id.clone(), tool: call.name.clone(), content });
+    }
+    guarded.content
 }
 
 /// Appends the call to the audit log: parameters with credentials redacted, outcome, duration.
@@ -187,8 +207,13 @@ async fn run_one(
 /// Resumes a paused turn: run the calls when approved, or tell the model the owner declined.
 pub async fn resume(context: &TurnContext<'_>, pending: PendingApproval, approved: bool) -> Result<TurnEnd, LlmError> {
     let mut transcript = pending.transcript;
-    if approved {
+    if !pending.held.is_empty() {
+        review::release(&mut transcript, pending.held, approved);
+    } else if approved {
         transcript.extend(run_tools(context, &pending.calls).await);
+        if let Some(paused) = review::pause_if_held(context.held, &transcript, &Usage::default()) {
+            return Ok(paused);
+        }
     } else {
         transcript.extend(pending.calls.iter().map(|call| ChatMessage::ToolResult {
             call_id: call.id.clone(),

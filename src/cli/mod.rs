@@ -164,7 +164,10 @@ pub fn main() -> ExitCode {
             let env = crate::service::ServiceEnv { master_key: std::env::var("CHITIN_MASTER_KEY").ok() };
             with_runtime(|| run::run(config, env, no_repl))
         }
-        Command::Tool(command) => with_runtime(|| tool_cmd::run(&config, command)),
+        Command::Tool(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| tool_cmd::run(&config, master_key, command))
+        }
         Command::Secret(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| secret_cmd::run(config, master_key, command))

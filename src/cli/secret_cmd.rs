@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::report;
 use crate::config::Config;
 use crate::crypto::MasterKey;
-use crate::secrets::SecretStore;
+use crate::secrets::{KeySource, SecretStore, forget_pending, rotate_master_key};
 use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
@@ -30,6 +30,11 @@ pub enum SecretCommand {
     /// Delete a secret.
     #[command(after_help = "Example:\n  chitin secret remove openai")]
     Remove { name: String },
+    /// Generate a new master key and re-encrypt every secret and sealed value under it.
+    #[command(
+        after_help = "Example:\n  chitin secret rotate-key\n\nStop Chitin first. The new key replaces data_dir/master.key; when the key came from\nCHITIN_MASTER_KEY, the new one is printed once and the variable must be updated. If the command is\ninterrupted, run it again: it finishes the rotation it started."
+    )]
+    RotateKey,
 }
 
 pub async fn run(config: Config, master_key: Option<String>, command: SecretCommand) -> ExitCode {
@@ -37,6 +42,9 @@ pub async fn run(config: Config, master_key: Option<String>, command: SecretComm
         async {
             let data_dir = config.data_dir.clone().unwrap_or_default();
             crate::data_dir::ensure(&data_dir)?;
+            if let SecretCommand::RotateKey = command {
+                return rotate_key(&config, &data_dir, master_key.as_deref()).await;
+            }
             let key = MasterKey::load(master_key.as_deref(), &data_dir).context("cannot load the master key")?;
             let store = Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")?;
             let secrets = SecretStore::new(store.clone(), &key);
@@ -54,6 +62,7 @@ pub async fn run(config: Config, master_key: Option<String>, command: SecretComm
                         println!("{name}\t{when}");
                     }
                 }
+                SecretCommand::RotateKey => {}
                 SecretCommand::Remove { name } => {
                     if !secrets.remove(&name).await? {
                         bail!("no secret named {name}");
@@ -66,6 +75,32 @@ pub async fn run(config: Config, master_key: Option<String>, command: SecretComm
         }
         .await,
     )
+}
+
+async fn rotate_key(config: &Config, data_dir: &std::path::Path, env_key: Option<&str>) -> anyhow::Result<()> {
+    let rotation =
+        rotate_master_key(&config.database, data_dir, env_key).await.context("cannot rotate the master key")?;
+    let report = rotation.report;
+    if rotation.resumed {
+        println!("finished an interrupted rotation");
+    }
+    println!(
+        "master key rotated: {} -> {}; {} secret(s) and {} sealed value(s) re-encrypted{}",
+        rotation.old_key_id,
+        rotation.new_key.key_id(),
+        report.secrets,
+        report.sealed_columns,
+        if report.database_rekeyed { ", database file re-keyed" } else { "" }
+    );
+    match rotation.source {
+        KeySource::File => println!("the new key is in {}", data_dir.join(crate::crypto::MASTER_KEY_FILE).display()),
+        KeySource::Environment => {
+            println!("the key came from CHITIN_MASTER_KEY: set it to the new key below before starting Chitin again");
+            println!("CHITIN_MASTER_KEY={}", rotation.new_key.to_hex().as_str());
+            forget_pending(data_dir);
+        }
+    }
+    Ok(())
 }
 
 fn read_value(name: &str, from_stdin: bool) -> anyhow::Result<SecretString> {

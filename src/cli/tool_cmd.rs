@@ -4,11 +4,18 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::config::Config;
+use crate::crypto::MasterKey;
+use crate::safety::LeakScanner;
 use crate::sandbox::{
     Approver, CapabilityRequest, InstallRequest, ToolName, tool_info, tool_install, tool_list, tool_remove, tool_run,
 };
 use crate::sandbox_services::open_sandbox;
+use crate::secrets::{SecretStore, stored_for_scanner};
+use crate::security_audit;
+use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ToolCommand {
@@ -77,11 +84,14 @@ fn tool_name(name: &str) -> Result<ToolName, String> {
     ToolName::new(name).map_err(|reason| format!("invalid tool name `{name}`: {reason}"))
 }
 
-pub async fn run(config: &Config, command: ToolCommand) -> ExitCode {
+pub async fn run(config: &Config, master_key: Option<String>, command: ToolCommand) -> ExitCode {
     let data_dir = config.data_dir.clone().unwrap_or_default();
     if let Err(error) = crate::data_dir::ensure(&data_dir) {
         eprintln!("error: {error}");
         return ExitCode::FAILURE;
+    }
+    if let ToolCommand::Run { name, params } = command {
+        return run_call(config, &data_dir, master_key.as_deref(), &name, &params).await;
     }
     let (sandbox, catalog, tools_dir) = match open_sandbox(&data_dir, config.sandbox.max_concurrent, Default::default())
     {
@@ -127,25 +137,79 @@ pub async fn run(config: &Config, command: ToolCommand) -> ExitCode {
                 .map_err(|e| e.to_string()),
             Err(error) => Err(error),
         },
-        ToolCommand::Run { name, params } => {
-            let parsed: Result<serde_json::Value, String> =
-                serde_json::from_str(&params).map_err(|error| format!("--params is not valid JSON: {error}"));
-            match (tool_name(&name), parsed) {
-                (Ok(name), Ok(params)) => match tool_run(&sandbox, &catalog, &name, &params).await {
-                    Ok(outcome) => {
-                        println!("{}", outcome.output);
-                        eprintln!("usage: {}", serde_json::to_string(&outcome.usage).unwrap_or_default());
-                        Ok(())
-                    }
-                    Err(failure) => {
-                        eprintln!("usage: {}", serde_json::to_string(&failure.usage).unwrap_or_default());
-                        Err(failure.error.to_string())
-                    }
-                },
-                (Err(error), _) | (_, Err(error)) => Err(error),
-            }
+        // Handled above: it needs the store for secrets and the audit log.
+        ToolCommand::Run { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One call with the real limits and the owner's stored secrets, exactly as the running service would make it;
+/// refused capabilities are appended to the audit log like the service's.
+async fn run_call(
+    config: &Config,
+    data_dir: &std::path::Path,
+    master_key: Option<&str>,
+    name: &str,
+    params: &str,
+) -> ExitCode {
+    let parsed = serde_json::from_str::<serde_json::Value>(params)
+        .map_err(|error| format!("--params is not valid JSON: {error}"));
+    let (name, params) = match (tool_name(name), parsed) {
+        (Ok(name), Ok(params)) => (name, params),
+        (Err(error), _) | (_, Err(error)) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
         }
     };
+    let opened = async {
+        let key = MasterKey::load(master_key, data_dir).context("cannot load the master key")?;
+        let store = Store::connect(&config.database, data_dir, &key).await.context("cannot open storage")?;
+        let secrets = match SecretStore::new(store.clone(), &key).load_all().await {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                store.close().await;
+                return Err(anyhow::Error::new(error).context("cannot read the stored secrets"));
+            }
+        };
+        anyhow::Ok((store, secrets))
+    }
+    .await;
+    let (store, secrets) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stored = stored_for_scanner(&secrets);
+    let result = async {
+        let (sandbox, catalog, _) = open_sandbox(data_dir, config.sandbox.max_concurrent, secrets)?;
+        let scanner = LeakScanner::shared_default()
+            .and_then(|scanner| scanner.with_stored(&stored))
+            .map_err(|e| e.to_string())?;
+        let outcome = tool_run(&sandbox, &catalog, &name, &params).await;
+        let usage = match &outcome {
+            Ok(outcome) => &outcome.usage,
+            Err(failure) => &failure.usage,
+        };
+        security_audit::record_refusals(&store.audit(), &scanner, "cli", name.as_str(), "cli", &usage.refusals).await;
+        eprintln!("usage: {}", serde_json::to_string(usage).unwrap_or_default());
+        match outcome {
+            Ok(outcome) => {
+                println!("{}", outcome.output);
+                Ok(())
+            }
+            Err(failure) => Err(failure.error.to_string()),
+        }
+    }
+    .await;
+    store.close().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -92,6 +92,43 @@ impl MasterKey {
         &self.key_id
     }
 
+    /// A fresh random key, for `chitin secret rotate-key`.
+    pub fn generate() -> MasterKey {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let key = MasterKey::from_bytes(bytes);
+        bytes.fill(0);
+        key
+    }
+
+    /// The key as 64 hex digits, the form `CHITIN_MASTER_KEY` and the key file hold. Shown to the user only when
+    /// a rotated key must go back into the environment variable.
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.bytes.as_ref()))
+    }
+
+    /// Writes the key to `path` with mode 0600 (replacing what was there) and syncs it to disk.
+    pub fn write_key_file(&self, path: &Path) -> Result<(), CryptoError> {
+        let create_error = |source| CryptoError::CreateKeyFile { path: path.to_path_buf(), source };
+        let mut file =
+            OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).map_err(create_error)?;
+        // An existing file keeps its mode on truncate: make sure it is private.
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(create_error)?;
+        let text = Zeroizing::new(format!("{}\n", hex::encode(self.bytes.as_ref())));
+        file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(create_error)
+    }
+
+    /// Reads a key file written by [`MasterKey::write_key_file`]; `None` when it does not exist.
+    pub fn read_key_file(path: &Path) -> Result<Option<MasterKey>, CryptoError> {
+        match fs::read_to_string(path) {
+            Ok(text) => parse_hex_key(&text)
+                .map(|bytes| Some(MasterKey::from_bytes(bytes)))
+                .ok_or(CryptoError::MalformedKeyFile { path: path.to_path_buf() }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(CryptoError::ReadKeyFile { path: path.to_path_buf(), source }),
+        }
+    }
+
     /// A 32-byte key for one purpose; different `purpose` labels give unrelated keys.
     pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);

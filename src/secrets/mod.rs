@@ -1,6 +1,8 @@
 //! The encrypted secret store: named credentials sealed with AES-256-GCM under the master key, held in memory as
 //! `SecretString` (zeroised on drop, never printed), and the resolution of `secret:NAME` config values.
 
+mod rotate;
+
 use std::collections::BTreeMap;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -8,6 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::crypto::{CryptoError, FieldCipher, MasterKey};
 use crate::safety::StoredSecret;
 use crate::store::{Store, StoreError};
+
+pub use rotate::{KeySource, PENDING_KEY_FILE, Rotation, RotationError, forget_pending, rotate_master_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
@@ -36,7 +40,7 @@ pub struct SecretStore {
 
 /// Associated data binds each ciphertext to its name: a value copied under another name will not open.
 fn context(name: &str) -> Vec<u8> {
-    format!("secret:{name}").into_bytes()
+    crate::store::secret_context(name).into_bytes()
 }
 
 fn check_name(name: &str) -> Result<(), SecretError> {

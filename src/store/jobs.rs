@@ -8,10 +8,10 @@ use super::columns::JobState;
 use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
 use super::{ConversationId, JobId, StoreError};
 
-const PAYLOAD_CONTEXT: &str = "jobs.payload";
-const RESULT_CONTEXT: &str = "jobs.result";
+pub(crate) const PAYLOAD_CONTEXT: &str = "jobs.payload";
+pub(crate) const RESULT_CONTEXT: &str = "jobs.result";
 
-fn event_context(job_id: i64) -> String {
+pub(crate) fn event_context(job_id: i64) -> String {
     format!("job_events.detail:{job_id}")
 }
 

@@ -7,8 +7,8 @@ use super::db::now_ms;
 use super::sealing::Sealer;
 use crate::crypto::MasterKey;
 
-const CHECK_PLAINTEXT: &[u8] = b"chitin key check";
-const CHECK_CONTEXT: &str = "key_checks";
+pub(crate) const CHECK_PLAINTEXT: &[u8] = b"chitin key check";
+pub(crate) const CHECK_CONTEXT: &str = "key_checks";
 
 /// On first use, records a value sealed under this key; later, requires that it opens.
 ///

@@ -15,7 +15,7 @@ use crate::llm::ToolSpec;
 
 pub use builtin::{EchoTool, TimeTool, builtin_tools};
 pub use memory::{MemoryReadTool, MemorySearchTool, MemoryWriteTool, memory_tools};
-pub use wasm::{WasmTool, installed_tools};
+pub use wasm::{PoolRoute, SandboxExecutor, WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 

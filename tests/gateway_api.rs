@@ -223,3 +223,69 @@ async fn webhook_replies_are_pushed_signed_to_the_callback_url() {
     assert_eq!(signature, Some(sign("cb-key", payload.as_bytes())), "the callback is signed");
     chitin.stop().await;
 }
+
+#[tokio::test]
+async fn token_usage_is_stored_per_turn_and_reported_by_the_openai_api_and_the_export() {
+    let fake = fake_openai::start().await;
+    // Turn 1 takes two model calls (a tool step, then the answer): its usage is their sum.
+    fake.push(Reply::Answer(Answer::text("").tool_call("call_1", "echo", r#"{"text":"ping"}"#).usage(100, 5)));
+    fake.push(Reply::Answer(Answer::text("The echo said ping.").usage(130, 9)));
+    fake.push(Reply::Answer(Answer::text("Streamed with usage.").usage(41, 3)));
+    let chitin = TestChitin::start(Some(&fake.base_url()), &[]).await;
+
+    let plain: Value = chitin
+        .client
+        .post(chitin.url("/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"model": "chitin", "user": "usage", "messages": [{"role": "user", "content": "echo ping"}]}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plain["choices"][0]["message"]["content"], "The echo said ping.");
+    assert_eq!(plain["usage"], json!({"prompt_tokens": 230, "completion_tokens": 14, "total_tokens": 244}));
+
+    let body = chitin
+        .client
+        .post(chitin.url("/v1/chat/completions"))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "model": "chitin", "user": "usage", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "again"}],
+        }))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    let data: Vec<&str> = body.lines().filter_map(|line| line.strip_prefix("data: ")).collect();
+    assert_eq!(data.last(), Some(&"[DONE]"), "{body}");
+    let last: Value = serde_json::from_str(data[data.len() - 2]).expect("usage chunk");
+    assert_eq!(last["choices"], json!([]), "the usage chunk carries no choices: {body}");
+    assert_eq!(last["usage"], json!({"prompt_tokens": 41, "completion_tokens": 3, "total_tokens": 44}));
+    let dir = chitin.stop().await;
+
+    // The figures are stored with each reply, so the export carries them too.
+    let config = crate::support::chitin::config(&dir, None, &[]);
+    let data_dir = config.data_dir.clone().expect("data dir");
+    let key = chitin::crypto::MasterKey::load(None, &data_dir).expect("key");
+    let store = chitin::store::Store::connect(&config.database, &data_dir, &key).await.expect("store");
+    let mut exported = Vec::new();
+    store.export_conversations(&mut exported).await.expect("export");
+    store.close().await;
+    let line: Value = serde_json::from_slice(exported.split(|b| *b == b'\n').next().expect("a line")).expect("json");
+    let usages: Vec<Value> = line["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|message| message["role"] == "assistant")
+        .map(|message| message["usage"].clone())
+        .collect();
+    assert_eq!(
+        usages,
+        vec![json!({"input_tokens": 230, "output_tokens": 14}), json!({"input_tokens": 41, "output_tokens": 3})]
+    );
+}

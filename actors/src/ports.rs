@@ -28,6 +28,9 @@ pub trait TurnRunner: Send + Sync + 'static {
 
     fn run_turn(&self, inbound: Inbound) -> BoxFuture<'_, Result<(), TurnError>>;
 
+    /// The conversation's session stopped (idle or shutdown): forget anything kept in memory for it.
+    fn stopped(&self, _conversation: &ConversationId) {}
+
     /// The conversation's session kept failing and was dropped: answer what it left unanswered with an honest
     /// error, so no caller waits for a reply that will not come.
     fn abandon(&self, conversation: &ConversationId, reason: &str) -> BoxFuture<'_, Result<(), TurnError>>;

@@ -17,7 +17,14 @@ pub enum ReplyEvent {
     /// A piece of the answer to inbound message `in_reply_to`, as the model streams it.
     Delta { in_reply_to: i64, text: String },
     /// The whole answer, stored (and queued in the outbox) as message `reply_id`.
-    Final { in_reply_to: i64, reply_id: i64, outbox_id: i64, text: String },
+    Final { in_reply_to: i64, reply_id: i64, outbox_id: i64, text: String, usage: Option<ReplyUsage> },
+}
+
+/// Tokens the model was billed for the turn behind a reply (all its steps), as stored with the reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 /// Per-conversation broadcast channels, created on first subscribe or publish.

@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chitin_actors::{ChannelKind, ReplyEvent};
+use chitin_actors::{ChannelKind, ReplyEvent, ReplyUsage};
 use futures::stream::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -58,6 +58,8 @@ async fn models(State(state): State<ApiState>, headers: HeaderMap) -> Response {
 struct ChatInput {
     text: String,
     stream: bool,
+    /// `stream_options.include_usage`: end the stream with a chunk that carries `usage`, as OpenAI does.
+    include_usage: bool,
     model: String,
     conversation: String,
 }
@@ -82,6 +84,7 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> 
         Some(Value::Bool(stream)) => *stream,
         Some(_) => return Err("stream: must be a boolean".into()),
     };
+    let include_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let model = request.get("model").and_then(Value::as_str).unwrap_or(MODEL_ID).to_string();
     let conversation = headers
         .get(CONVERSATION_HEADER)
@@ -90,7 +93,7 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> 
         .or_else(|| request.get("user").and_then(Value::as_str).map(str::to_string))
         .filter(|id| !id.trim().is_empty())
         .unwrap_or_else(|| "default".to_string());
-    Ok(ChatInput { text, stream, model, conversation })
+    Ok(ChatInput { text, stream, include_usage, model, conversation })
 }
 
 async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -123,17 +126,17 @@ async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, bod
     tokio::spawn(follow_turn(Arc::clone(&state.intake), events, record_id, tx));
 
     if input.stream {
-        let stream = sse_chunks(rx, completion_id, created, input.model);
+        let stream = sse_chunks(rx, completion_id, created, input.model, input.include_usage);
         Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
     } else {
         match collect(rx).await {
-            Some(text) => Json(json!({
+            Some((text, usage)) => Json(json!({
                 "id": completion_id,
                 "object": "chat.completion",
                 "created": created,
                 "model": input.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "usage": usage_json(usage),
             }))
             .into_response(),
             None => error(StatusCode::GATEWAY_TIMEOUT, "the turn did not finish in time; the message is saved"),
@@ -148,7 +151,18 @@ enum Piece {
     Final {
         text: String,
         streamed: bool,
+        usage: Option<ReplyUsage>,
     },
+}
+
+/// OpenAI's `usage` object from the turn's stored token counts; zeros when no model wrote the reply.
+fn usage_json(usage: Option<ReplyUsage>) -> Value {
+    let usage = usage.unwrap_or_default();
+    json!({
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    })
 }
 
 /// Waits for this turn's events (or its filed reply), forwards them, and records the in-band delivery.
@@ -159,7 +173,8 @@ async fn follow_turn(
     tx: mpsc::Sender<Piece>,
 ) {
     let deadline = tokio::time::Instant::now() + TURN_TIMEOUT;
-    let mut poll = tokio::time::interval(STORE_POLL);
+    // The first look at the store comes after one period: the live event almost always arrives first.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + STORE_POLL, STORE_POLL);
     let mut streamed = false;
     loop {
         tokio::select! {
@@ -168,8 +183,8 @@ async fn follow_turn(
                     streamed = true;
                     if tx.send(Piece::Delta(text)).await.is_err() { return; }
                 }
-                Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, .. }) if in_reply_to == record_id => {
-                    finish(&intake, outbox_id, &tx, text, streamed).await;
+                Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, usage, .. }) if in_reply_to == record_id => {
+                    finish(&intake, outbox_id, &tx, Piece::Final { text, streamed, usage }).await;
                     return;
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -177,7 +192,8 @@ async fn follow_turn(
             },
             _ = poll.tick() => {
                 if let Ok(Some(reply)) = intake.reply_for(record_id).await {
-                    finish(&intake, reply.outbox_id, &tx, reply.text, streamed).await;
+                    let piece = Piece::Final { text: reply.text, streamed, usage: reply.usage };
+                    finish(&intake, reply.outbox_id, &tx, piece).await;
                     return;
                 }
             }
@@ -186,18 +202,18 @@ async fn follow_turn(
     }
 }
 
-async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, text: String, streamed: bool) {
-    if tx.send(Piece::Final { text, streamed }).await.is_ok()
+async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, last: Piece) {
+    if tx.send(last).await.is_ok()
         && let Err(failure) = intake.delivered(outbox_id).await
     {
         warn!(%failure, "could not mark an API reply delivered");
     }
 }
 
-async fn collect(mut rx: mpsc::Receiver<Piece>) -> Option<String> {
+async fn collect(mut rx: mpsc::Receiver<Piece>) -> Option<(String, Option<ReplyUsage>)> {
     while let Some(piece) = rx.recv().await {
-        if let Piece::Final { text, .. } = piece {
-            return Some(text);
+        if let Piece::Final { text, usage, .. } = piece {
+            return Some((text, usage));
         }
     }
     None
@@ -214,12 +230,26 @@ fn chunk(id: &str, created: u64, model: &str, delta: Value, finish_reason: Optio
     Event::default().data(body.to_string())
 }
 
+/// The extra last chunk OpenAI sends when `stream_options.include_usage` is set: no choices, only `usage`.
+fn usage_chunk(id: &str, created: u64, model: &str, usage: Option<ReplyUsage>) -> Event {
+    let body = json!({
+        "id": id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [],
+        "usage": usage_json(usage),
+    });
+    Event::default().data(body.to_string())
+}
+
 /// OpenAI's stream: a role chunk, content chunks, a finishing chunk, then `[DONE]`.
 fn sse_chunks(
     mut rx: mpsc::Receiver<Piece>,
     id: String,
     created: u64,
     model: String,
+    include_usage: bool,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let (out, events) = mpsc::channel::<Event>(64);
     tokio::spawn(async move {
@@ -230,11 +260,14 @@ fn sse_chunks(
                 Piece::Delta(text) => {
                     let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                 }
-                Piece::Final { text, streamed } => {
+                Piece::Final { text, streamed, usage } => {
                     if !streamed {
                         let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                     }
                     let _ = out.send(chunk(&id, created, &model, json!({}), Some("stop"))).await;
+                    if include_usage {
+                        let _ = out.send(usage_chunk(&id, created, &model, usage)).await;
+                    }
                     break;
                 }
             }

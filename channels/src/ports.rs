@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use chitin_actors::ports::BoxFuture;
-use chitin_actors::{ChannelKind, ConversationId, Inbound, ReplyHub};
+use chitin_actors::{ChannelKind, ConversationId, Inbound, ReplyHub, ReplyUsage};
 use tokio::sync::Notify;
 
 /// A message as a channel received it from its platform.
@@ -63,6 +63,8 @@ pub struct FiledReply {
     pub reply_id: i64,
     pub outbox_id: i64,
     pub text: String,
+    /// Tokens the turn was billed, when a model wrote the reply.
+    pub usage: Option<ReplyUsage>,
 }
 
 #[derive(Debug, thiserror::Error)]

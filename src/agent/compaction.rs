@@ -15,19 +15,19 @@ const INSTRUCTIONS: &str = "You compress a conversation between a user and their
      world, every decision, every commitment and every open task, with names, numbers and dates exactly. Drop \
      greetings and chatter. Write plain sentences, at most 300 words.";
 
-/// Summarises older messages when the prompt would exceed `context_tokens`; returns the new history, or `None`
-/// when no compaction was needed or it failed (the turn then goes on with what it has).
+/// Summarises older messages when the prompt (`system`, history, tools) would exceed `context_tokens`; returns the
+/// new history, or `None` when no compaction was needed or it failed (the turn then goes on with what it has).
 pub async fn compact_if_needed(
     llm: &dyn LlmProvider,
     store: &Store,
     conversation_id: ConversationId,
     history: &PromptHistory,
     settings: &AgentSettings,
+    system: &str,
     tools: &[ToolSpec],
 ) -> Option<PromptHistory> {
-    let transcript: Vec<ChatMessage> = history.messages.iter().map(|(_, m)| m.clone()).collect();
-    let system = prompt::system_prompt(&settings.workspace, tools, history.summary.as_deref());
-    let tokens = prompt::estimate_tokens(&system) + prompt::request_bytes("", &transcript, tools) / 4;
+    let messages = history.messages.iter().map(|(_, message)| message);
+    let tokens = prompt::estimate_tokens(system) + prompt::request_bytes("", messages, tools) / 4;
     if tokens <= settings.context_tokens || history.messages.len() <= KEEP_RECENT {
         return None;
     }

@@ -2,9 +2,11 @@
 
 mod compaction;
 pub mod guard;
+pub mod identity;
 pub mod prompt;
 mod recall;
 pub mod review;
+mod sessions;
 pub mod turn;
 
 use std::path::PathBuf;
@@ -12,15 +14,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::ports::{BoxFuture, TurnError, TurnRunner};
-use chitin_actors::{ConversationId, Inbound, ReplyEvent, ReplyHub};
+use chitin_actors::{ConversationId, Inbound, ReplyEvent, ReplyHub, ReplyUsage};
 use serde_json::json;
 use tracing::{info, warn};
 
 use crate::llm::LlmProvider;
-use crate::store::{ConversationId as StoredConversationId, MessageId, MessageStatus, Store, StoreError};
+use crate::store::{
+    ConversationId as StoredConversationId, MessageId, MessageStatus, ReplyOutcome, Store, StoreError, TokenUsage,
+};
 use crate::tools::ToolRegistry;
 
 use guard::OutputGuard;
+use sessions::{SessionMemory, Sessions};
 use turn::{PendingApproval, TurnContext, TurnEnd, TurnLimits};
 
 /// What the user is told when no model is configured, instead of silence.
@@ -39,9 +44,11 @@ pub struct AgentSettings {
     pub workspace: PathBuf,
 }
 
-/// Runs turns for every session. Shared by all session actors; holds no per-conversation state in memory.
+/// Runs turns for every session. Shared by all session actors; what it remembers per conversation between turns
+/// (see [`sessions`]) is a cache of the store, dropped whenever a session starts or stops.
 pub struct Agent {
     store: Store,
+    sessions: Sessions,
     llm: Option<Arc<dyn LlmProvider>>,
     tools: Arc<ToolRegistry>,
     hub: ReplyHub,
@@ -66,7 +73,16 @@ impl Agent {
         settings: AgentSettings,
         stored_secrets: &[crate::safety::StoredSecret],
     ) -> Result<Self, crate::safety::SafetyError> {
-        Ok(Self { store, llm, tools, hub, settings, guard: OutputGuard::new(stored_secrets)?, memory: None })
+        Ok(Self {
+            store,
+            sessions: Sessions::default(),
+            llm,
+            tools,
+            hub,
+            settings,
+            guard: OutputGuard::new(stored_secrets)?,
+            memory: None,
+        })
     }
 
     /// Gives the agent memory: the top memories for each message go into the prompt (within
@@ -84,14 +100,7 @@ impl Agent {
             .chars()
             .map(|character| if character.is_alphanumeric() || character == '-' { character } else { '_' })
             .collect();
-        let entry = format!(
-            "## {}
-
-{}
-",
-            chrono::Utc::now().format("%Y-%m-%d %H:%M"),
-            summary.trim()
-        );
+        let entry = format!("## {}\n\n{}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M"), summary.trim());
         let path = format!("summaries/{name}.md");
         let source = crate::memory::workspace::source::COMPACTION;
         if let Err(error) = memory.service.write_workspace_file(&path, &entry, true, source).await {
@@ -107,32 +116,33 @@ impl Agent {
         &self,
         inbound: &Inbound,
         conversation_id: StoredConversationId,
-    ) -> Result<(String, MessageStatus), TurnError> {
+        session: &mut SessionMemory,
+    ) -> Result<TurnAnswer, TurnError> {
         let fail = |reason: String| TurnError { conversation: inbound.conversation.clone(), reason };
         let Some(llm) = self.llm.as_deref() else {
-            return Ok((NO_MODEL_REPLY.to_string(), MessageStatus::Processed));
+            return Ok(TurnAnswer { text: NO_MODEL_REPLY.to_string(), status: MessageStatus::Processed, usage: None });
         };
-        let pending = self.pending_approval(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
+        let pending = self.pending_approval(&inbound.conversation, session).await.map_err(|e| fail(describe(&e)))?;
         let always = self.always_approved().await.map_err(|e| fail(describe(&e)))?;
 
-        let stored = self
-            .store
-            .conversations()
-            .history(conversation_id, self.settings.history_messages)
+        let held = session
+            .history(&self.store, conversation_id, self.settings.history_messages, MessageId(inbound.record_id))
             .await
             .map_err(|e| fail(describe(&e)))?;
-        let mut history = prompt::history_since_summary(&stored);
+        let mut history = prompt::history_since_summary(held.make_contiguous());
         history.messages.retain(|(id, _)| *id <= inbound.record_id);
         let specs = self.tools.specs();
+        let mut system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
         if let Some(summary) =
-            compaction::compact_if_needed(llm, &self.store, conversation_id, &history, &self.settings, &specs).await
+            compaction::compact_if_needed(llm, &self.store, conversation_id, &history, &self.settings, &system, &specs)
+                .await
         {
             if let Some(text) = &summary.summary {
                 self.remember_summary(&inbound.conversation, text).await;
             }
             history = summary;
+            system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
         }
-        let mut system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
         if let Some(memory) = &self.memory
             && let Some(memories) = recall::memory_context(&memory.service, &inbound.text, memory.prompt_tokens).await
         {
@@ -157,7 +167,7 @@ impl Agent {
 
         let outcome = match pending.map(|pending| (pending, approval_answer(&inbound.text))) {
             Some((pending, Some(answer))) => {
-                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
+                self.clear_pending(&inbound.conversation, session).await.map_err(|e| fail(describe(&e)))?;
                 let decision = serde_json::json!({ "answer": format!("{answer:?}").to_lowercase() });
                 let entry = crate::store::AuditEntry {
                     actor: inbound.conversation.as_str(),
@@ -175,7 +185,7 @@ impl Agent {
             }
             Some((_, None)) => {
                 // Any other reply drops the question; the new message is a turn of its own.
-                self.clear_pending(&inbound.conversation).await.map_err(|e| fail(describe(&e)))?;
+                self.clear_pending(&inbound.conversation, session).await.map_err(|e| fail(describe(&e)))?;
                 turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await
             }
             None => turn::run(&context, history.messages.into_iter().map(|(_, m)| m).collect()).await,
@@ -183,35 +193,62 @@ impl Agent {
         match outcome {
             Ok(TurnEnd::Answer { text, usage }) => {
                 info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, "turn answered");
-                Ok((text, MessageStatus::Processed))
+                Ok(TurnAnswer { text, status: MessageStatus::Processed, usage: Some(stored_usage(usage)) })
             }
             Ok(TurnEnd::NeedsApproval { question, pending, usage }) => {
                 info!(input_tokens = usage.input_tokens, output_tokens = usage.output_tokens, tool = %pending.tool, "turn paused for approval");
-                self.save_pending(&inbound.conversation, &pending).await.map_err(|e| fail(describe(&e)))?;
-                Ok((question, MessageStatus::Processed))
+                self.save_pending(&inbound.conversation, &pending, session).await.map_err(|e| fail(describe(&e)))?;
+                Ok(TurnAnswer { text: question, status: MessageStatus::Processed, usage: Some(stored_usage(usage)) })
             }
             Err(error) => {
                 warn!(%error, "model call failed");
-                Ok((
-                    format!("Sorry, I could not answer: {error}. Your message is saved; send it again later."),
-                    MessageStatus::Failed,
-                ))
+                Ok(TurnAnswer {
+                    text: format!("Sorry, I could not answer: {error}. Your message is saved; send it again later."),
+                    status: MessageStatus::Failed,
+                    usage: None,
+                })
             }
         }
     }
 
-    async fn pending_approval(&self, conversation: &ConversationId) -> Result<Option<PendingApproval>, StoreError> {
+    /// The paused turn waiting for the owner's answer, read from the store once per session and then remembered
+    /// (only this conversation's turns change it, and they write it through).
+    async fn pending_approval(
+        &self,
+        conversation: &ConversationId,
+        session: &mut SessionMemory,
+    ) -> Result<Option<PendingApproval>, StoreError> {
+        if let Some(pending) = &session.pending {
+            return Ok(pending.clone());
+        }
         let value = self.store.settings().get(&pending_key(conversation)).await?;
-        Ok(value.and_then(|value| serde_json::from_value(value).ok()))
+        let pending: Option<PendingApproval> = value.and_then(|value| serde_json::from_value(value).ok());
+        session.pending = Some(pending.clone());
+        Ok(pending)
     }
 
-    async fn save_pending(&self, conversation: &ConversationId, pending: &PendingApproval) -> Result<(), StoreError> {
+    async fn save_pending(
+        &self,
+        conversation: &ConversationId,
+        pending: &PendingApproval,
+        session: &mut SessionMemory,
+    ) -> Result<(), StoreError> {
         let value = serde_json::to_value(pending).unwrap_or_default();
-        self.store.settings().set(&pending_key(conversation), &value).await
+        session.pending = None;
+        self.store.settings().set(&pending_key(conversation), &value).await?;
+        session.pending = Some(Some(pending.clone()));
+        Ok(())
     }
 
-    async fn clear_pending(&self, conversation: &ConversationId) -> Result<(), StoreError> {
-        self.store.settings().delete(&pending_key(conversation)).await.map(|_| ())
+    async fn clear_pending(
+        &self,
+        conversation: &ConversationId,
+        session: &mut SessionMemory,
+    ) -> Result<(), StoreError> {
+        session.pending = None;
+        self.store.settings().delete(&pending_key(conversation)).await?;
+        session.pending = Some(None);
+        Ok(())
     }
 
     async fn always_approved(&self) -> Result<Vec<String>, StoreError> {
@@ -229,6 +266,22 @@ impl Agent {
 }
 
 const ALWAYS_APPROVED_KEY: &str = "approvals.always";
+
+/// What a turn produced: the reply text, the inbound message's new status, and the tokens billed (when a model
+/// answered).
+struct TurnAnswer {
+    text: String,
+    status: MessageStatus,
+    usage: Option<TokenUsage>,
+}
+
+fn stored_usage(usage: crate::llm::Usage) -> TokenUsage {
+    TokenUsage { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens }
+}
+
+fn event_usage(usage: Option<TokenUsage>) -> Option<ReplyUsage> {
+    usage.map(|usage| ReplyUsage { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens })
+}
 
 /// An error with its causes, `outer: inner: root`, for logs that must say what actually went wrong.
 pub fn describe(error: &dyn std::error::Error) -> String {
@@ -266,6 +319,8 @@ impl TurnRunner for Agent {
     fn resume(&self, conversation: &ConversationId) -> BoxFuture<'_, Result<Vec<Inbound>, TurnError>> {
         let conversation = conversation.clone();
         Box::pin(async move {
+            // A (re)started session rebuilds everything from the store.
+            self.sessions.forget(&conversation);
             let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: describe(&error) };
             let id = self.stored_conversation(&conversation).await.map_err(fail)?;
             let unanswered = self.store.conversations().unanswered(id).await.map_err(fail)?;
@@ -286,10 +341,15 @@ impl TurnRunner for Agent {
         })
     }
 
+    fn stopped(&self, conversation: &ConversationId) {
+        self.sessions.forget(conversation);
+    }
+
     fn abandon(&self, conversation: &ConversationId, reason: &str) -> BoxFuture<'_, Result<(), TurnError>> {
         let conversation = conversation.clone();
         let reason = reason.to_string();
         Box::pin(async move {
+            self.sessions.forget(&conversation);
             let fail = |error: StoreError| TurnError { conversation: conversation.clone(), reason: describe(&error) };
             let id = self.stored_conversation(&conversation).await.map_err(fail)?;
             let text = "Sorry, something keeps failing while I work on this conversation, so I stopped. Your \
@@ -305,6 +365,7 @@ impl TurnRunner for Agent {
                         reply_id: queued.message_id.0,
                         outbox_id: queued.outbox_id.0,
                         text: text.to_string(),
+                        usage: None,
                     },
                 );
             }
@@ -323,22 +384,34 @@ impl TurnRunner for Agent {
                 self.store.conversations().set_status(in_reply_to, MessageStatus::Processed).await.map_err(fail)?;
                 return Ok(());
             }
-            let conversation_id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
-            let (text, status) = self.answer(&inbound, conversation_id).await?;
+            let entry = self.sessions.entry(&inbound.conversation);
+            let mut session = entry.lock().await;
+            let conversation_id = match session.stored_id {
+                Some(id) => id,
+                None => {
+                    let id = self.stored_conversation(&inbound.conversation).await.map_err(fail)?;
+                    *session.stored_id.insert(id)
+                }
+            };
+            let TurnAnswer { text, status, usage } = self.answer(&inbound, conversation_id, &mut session).await?;
+            drop(session);
             let (text, decision) = self.guard.reply(&text);
             if let Some(decision) = decision {
                 let audit = self.store.audit();
                 crate::security_audit::record(&audit, inbound.conversation.as_str(), "reply", &decision).await;
             }
-            // The reply and its outbox entry commit together; a redone turn finds its reply already filed.
-            let queued = self
+            // The reply, its usage, its outbox entry and the answered message's status commit together; a redone
+            // turn finds its reply already filed.
+            let outcome = self
                 .store
                 .outbox()
-                .enqueue_reply(conversation_id, Some(in_reply_to), &text)
+                .enqueue_answer(conversation_id, Some(in_reply_to), &text, usage, Some(status))
                 .await
-                .map_err(fail)?
-                .reply();
-            self.store.conversations().set_status(in_reply_to, status).await.map_err(fail)?;
+                .map_err(fail)?;
+            if let ReplyOutcome::AlreadyQueued(_) = outcome {
+                self.store.conversations().set_status(in_reply_to, status).await.map_err(fail)?;
+            }
+            let queued = outcome.reply();
             self.hub.publish(
                 &inbound.conversation,
                 ReplyEvent::Final {
@@ -346,6 +419,7 @@ impl TurnRunner for Agent {
                     reply_id: queued.message_id.0,
                     outbox_id: queued.outbox_id.0,
                     text,
+                    usage: event_usage(usage),
                 },
             );
             Ok(())

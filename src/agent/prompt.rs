@@ -37,11 +37,12 @@ pub fn ensure_identity_files(workspace: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The system prompt: identity files (read fresh each turn so edits apply at once) and a one-line tool index.
+/// The system prompt: identity files (re-read as soon as they change, so edits apply at once) and a one-line tool
+/// index.
 pub fn system_prompt(workspace: &Path, tools: &[ToolSpec], summary: Option<&str>) -> String {
     let mut prompt = String::new();
     for (name, default) in IDENTITY_FILES {
-        let text = std::fs::read_to_string(workspace.join(name)).unwrap_or_else(|_| (*default).to_string());
+        let text = super::identity::read(&workspace.join(name)).unwrap_or_else(|_| (*default).into());
         prompt.push_str(text.trim());
         prompt.push_str("\n\n");
     }
@@ -98,9 +99,35 @@ pub fn format_summary(through: i64, text: &str) -> String {
     format!("{SUMMARY_PREFIX}{through}]\n{text}")
 }
 
-/// Total size of what is sent, for the per-turn log line.
-pub fn request_bytes(system: &str, messages: &[ChatMessage], tools: &[ToolSpec]) -> usize {
-    let messages: usize = messages.iter().map(|m| serde_json::to_string(m).map(|s| s.len()).unwrap_or(0)).sum();
+/// Size of what is sent, for the per-turn log line and the budget check: text lengths plus a fixed allowance per
+/// message, which is all a four-bytes-per-token estimate needs. Serialising the whole transcript for this (it runs
+/// every turn) cost more than the rest of the turn's own work.
+pub fn request_bytes<'a>(
+    system: &str,
+    messages: impl IntoIterator<Item = &'a ChatMessage>,
+    tools: &[ToolSpec],
+) -> usize {
+    /// `{"role":"assistant","content":""}` and the like.
+    const PER_MESSAGE: usize = 32;
+    let messages: usize = messages
+        .into_iter()
+        .map(|message| {
+            PER_MESSAGE
+                + match message {
+                    ChatMessage::User { content } => content.len(),
+                    ChatMessage::Assistant { content, tool_calls } => {
+                        let calls: usize = tool_calls
+                            .iter()
+                            .map(|call| {
+                                PER_MESSAGE + call.id.0.len() + call.name.len() + call.arguments.to_string().len()
+                            })
+                            .sum();
+                        content.len() + calls
+                    }
+                    ChatMessage::ToolResult { call_id, content, .. } => call_id.0.len() + content.len(),
+                }
+        })
+        .sum();
     let tools: usize = tools.iter().map(|t| serde_json::to_string(t).map(|s| s.len()).unwrap_or(0)).sum();
     system.len() + messages + tools
 }

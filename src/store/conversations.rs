@@ -43,6 +43,15 @@ pub struct StoredMessage {
     /// For assistant replies: the inbound message answered.
     pub in_reply_to: Option<MessageId>,
     pub created_at_ms: i64,
+    /// For assistant replies written by a model turn: the tokens that turn was billed.
+    pub usage: Option<TokenUsage>,
+}
+
+/// Tokens billed for one turn, summed over its model calls (tool steps included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,7 +68,13 @@ pub(crate) struct MessageRow {
     body: Vec<u8>,
     in_reply_to: Option<i64>,
     created_at_ms: i64,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
 }
+
+/// The columns [`MessageRow`] reads, in order.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, channel, external_conversation_id, \
+     platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms, input_tokens, output_tokens";
 
 /// Associated data for a message body: a body moved to another conversation will not open.
 ///
@@ -87,6 +102,13 @@ impl MessageRow {
             sender: self.sender,
             in_reply_to: self.in_reply_to.map(MessageId),
             created_at_ms: self.created_at_ms,
+            usage: match (self.input_tokens, self.output_tokens) {
+                (None, None) => None,
+                (input, output) => Some(TokenUsage {
+                    input_tokens: input.unwrap_or(0).max(0) as u64,
+                    output_tokens: output.unwrap_or(0).max(0) as u64,
+                }),
+            },
         })
     }
 }
@@ -188,11 +210,35 @@ impl Conversations {
     /// The last `limit` messages, oldest first, as the prompt builder wants them.
     pub async fn history(&self, conversation_id: ConversationId, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
         let op = "load history";
-        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT * FROM (SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms \
-             FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id",
-        )
+        let sql = format!(
+            "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2) \
+             AS recent ORDER BY id"
+        );
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(conversation_id.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
+    }
+
+    /// Messages newer than `after`, oldest first (at most the newest `limit`): what a turn adds to the history
+    /// its session already holds, so a turn reads and decrypts only new rows.
+    pub async fn history_after(
+        &self,
+        conversation_id: ConversationId,
+        after: MessageId,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let op = "load new history";
+        let sql = format!(
+            "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id > $2 \
+             ORDER BY id DESC LIMIT $3) AS recent ORDER BY id"
+        );
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(conversation_id.0)
+        .bind(after.0)
         .bind(limit)
         .fetch_all(pool)
         .await)
@@ -218,10 +264,8 @@ impl Conversations {
     /// Inbound messages stored but not yet handled: what a restarted node must still answer.
     pub async fn unprocessed(&self, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
         let op = "list unprocessed messages";
-        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, conversation_id, channel, external_conversation_id, platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms \
-             FROM messages WHERE status = 'received' ORDER BY id LIMIT $1",
-        )
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE status = 'received' ORDER BY id LIMIT $1");
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(limit)
         .fetch_all(pool)
         .await)

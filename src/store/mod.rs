@@ -35,7 +35,7 @@ mod tools;
 pub use audit::{AuditEntry, AuditLog, AuditRecord};
 pub use columns::{Approval, Direction, JobState, MessageStatus, Role, RunState, TriggerKind};
 pub use config::DatabaseConfig;
-pub use conversations::{Conversation, Conversations, NewMessage, StoredMessage};
+pub use conversations::{Conversation, Conversations, NewMessage, StoredMessage, TokenUsage};
 pub use db::now_ms;
 pub use error::StoreError;
 pub use ids::{AuditId, ChunkId, ConversationId, DocumentId, JobId, MessageId, OutboxId, RoutineId, RoutineRunId};

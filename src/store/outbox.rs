@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::conversations::body_context;
+use super::conversations::{TokenUsage, body_context};
 use super::db::{BeginWrite, Shared, millis, now_ms, on_db, on_db_read};
-use super::{ConversationId, MessageId, OutboxId, StoreError};
+use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
 /// Ids of a reply just queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,7 +74,24 @@ impl Outbox {
         in_reply_to: Option<MessageId>,
         body: &str,
     ) -> Result<ReplyOutcome, StoreError> {
+        self.enqueue_answer(conversation_id, in_reply_to, body, None, None).await
+    }
+
+    /// [`Outbox::enqueue_reply`] for the end of a turn, in the same one transaction: the turn's token usage is
+    /// stored on the reply, and the answered message gets `answered_status` (processed or failed). One commit per
+    /// turn on the single SQLite writer instead of two, and no window where a reply exists for a message still
+    /// marked received.
+    pub async fn enqueue_answer(
+        &self,
+        conversation_id: ConversationId,
+        in_reply_to: Option<MessageId>,
+        body: &str,
+        usage: Option<TokenUsage>,
+        answered_status: Option<MessageStatus>,
+    ) -> Result<ReplyOutcome, StoreError> {
         let op = "enqueue reply";
+        let input_tokens = usage.map(|usage| i64::try_from(usage.input_tokens).unwrap_or(i64::MAX));
+        let output_tokens = usage.map(|usage| i64::try_from(usage.output_tokens).unwrap_or(i64::MAX));
         let now = now_ms();
         on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
@@ -89,7 +106,8 @@ impl Outbox {
             let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
             let message_id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
-                 created_at_ms, in_reply_to) VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6) \
+                 created_at_ms, in_reply_to, input_tokens, output_tokens) \
+                 VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
                  ON CONFLICT (in_reply_to) DO NOTHING RETURNING id",
             )
             .bind(conversation_id.0)
@@ -98,6 +116,8 @@ impl Outbox {
             .bind(&sealed)
             .bind(now)
             .bind(in_reply_to.map(|id| id.0))
+            .bind(input_tokens)
+            .bind(output_tokens)
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
@@ -123,6 +143,14 @@ impl Outbox {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
+            if let (Some(answered), Some(status)) = (in_reply_to, answered_status) {
+                sqlx::query("UPDATE messages SET status = $2 WHERE id = $1")
+                    .bind(answered.0)
+                    .bind(status.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
             tx.commit().await.map_err(StoreError::query(op))?;
             Ok(ReplyOutcome::Queued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
         })

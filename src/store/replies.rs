@@ -1,11 +1,8 @@
 //! Turn bookkeeping: which inbound messages still await an answer, and the reply filed for one.
 
-use super::conversations::MessageRow;
+use super::conversations::{MESSAGE_COLUMNS, MessageRow};
 use super::db::on_db_read;
 use super::{ConversationId, Conversations, MessageId, OutboxId, StoreError, StoredMessage};
-
-const MESSAGE_COLUMNS: &str = "id, conversation_id, channel, external_conversation_id, platform_message_id, direction, \
-     role, status, sender, body, in_reply_to, created_at_ms";
 
 impl Conversations {
     /// Inbound messages of one conversation that were stored but never answered, oldest first.

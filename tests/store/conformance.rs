@@ -8,7 +8,7 @@ use chitin::memory::rank::{SearchFilter, SearchQuery};
 use chitin::store::{
     Approval, AuditEntry, Backend, Direction, DocumentWrite, EnqueueOutcome, InboundMessage, InboundOutcome,
     JobOutcome, JobState, MessageStatus, NewChunk, NewDocument, NewJob, NewMessage, NewRoutine, ReplyOutcome, Role,
-    RunStart, RunState, StorageHealth, StoreError, TriggerKind, now_ms,
+    RunStart, RunState, StorageHealth, StoreError, TokenUsage, TriggerKind, now_ms,
 };
 use serde_json::json;
 
@@ -34,6 +34,7 @@ on_both_backends!(
     inbound_redelivery_is_recognised,
     concurrent_redelivery_inserts_once,
     outbox_claim_lease_and_delivery,
+    turn_usage_is_stored_with_the_reply,
     failed_transaction_leaves_nothing_behind,
     jobs_lifecycle,
     routines_fire_once_per_run_key,
@@ -201,6 +202,34 @@ async fn outbox_claim_lease_and_delivery(t: &TestStore) {
     assert!(matches!(error, StoreError::NotFound { .. }), "a delivered reply cannot be rescheduled: {error}");
     let error = outbox.enqueue_reply(chitin::store::ConversationId(i64::MAX), None, "x").await.unwrap_err();
     assert!(matches!(error, StoreError::NotFound { what: "conversation", .. }), "{error}");
+}
+
+async fn turn_usage_is_stored_with_the_reply(t: &TestStore) {
+    let inbound_store = t.store.inbound();
+    let outcome = inbound_store.record_inbound(&inbound("api", "usage", "u-1", "question")).await.unwrap();
+    let InboundOutcome::Inserted { conversation_id, message_id } = outcome else { panic!("{outcome:?}") };
+    let usage = TokenUsage { input_tokens: 1_234, output_tokens: 56 };
+    let outbox = t.store.outbox();
+    let processed = Some(MessageStatus::Processed);
+    let reply = outbox
+        .enqueue_answer(conversation_id, Some(message_id), "answer", Some(usage), processed)
+        .await
+        .unwrap()
+        .reply();
+    let plain = outbox.enqueue_reply(conversation_id, None, "a note without a model").await.unwrap().reply();
+
+    let history = t.store.conversations().history(conversation_id, 10).await.unwrap();
+    let usages: Vec<_> = history.iter().map(|message| (message.id, message.usage)).collect();
+    assert_eq!(usages, vec![(message_id, None), (reply.message_id, Some(usage)), (plain.message_id, None)]);
+    let (filed, _) = t.store.conversations().reply_to(message_id).await.unwrap().expect("filed");
+    assert_eq!(filed.usage, Some(usage));
+    assert_eq!(history[0].status, MessageStatus::Processed, "the answered message is updated with its reply");
+
+    // What a session that already holds the history reads next: only the newer rows.
+    let newer = t.store.conversations().history_after(conversation_id, reply.message_id, 10).await.unwrap();
+    assert_eq!(newer.iter().map(|message| message.id).collect::<Vec<_>>(), vec![plain.message_id]);
+    let capped = t.store.conversations().history_after(conversation_id, chitin::store::MessageId(0), 2).await.unwrap();
+    assert_eq!(capped.iter().map(|message| message.id).collect::<Vec<_>>(), vec![reply.message_id, plain.message_id]);
 }
 
 async fn failed_transaction_leaves_nothing_behind(t: &TestStore) {

@@ -146,6 +146,10 @@ pub struct Dialect {
 struct FakeState {
     dialect: Dialect,
     replies: Mutex<VecDeque<Reply>>,
+    /// Given when the script is empty; a test that sets none gets a loud 418 instead.
+    fallback: Mutex<Option<Reply>>,
+    /// Off for load tests, where keeping every request body would dwarf what is measured.
+    recording: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
     /// How many requests have arrived, for [`Reply::AfterRequests`] to wait on.
     arrived: watch::Sender<usize>,
@@ -163,6 +167,8 @@ impl FakeLlmServer {
         let state = Arc::new(FakeState {
             dialect,
             replies: Mutex::new(VecDeque::new()),
+            fallback: Mutex::new(None),
+            recording: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             arrived: watch::Sender::new(0),
         });
@@ -189,6 +195,14 @@ impl FakeLlmServer {
         self
     }
 
+    /// Answers every request with `reply` once the script runs out, and stops recording requests: for benches.
+    #[allow(dead_code)] // only benches/agent.rs; tests want the loud 418 of an empty script
+    pub fn answer_all_with(&self, reply: Reply) -> &Self {
+        *self.state.fallback.lock().expect("fallback") = Some(reply);
+        self.state.recording.store(false, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.state.requests.lock().expect("requests").clone()
     }
@@ -203,14 +217,17 @@ impl Drop for FakeLlmServer {
 async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let streamed = body["stream"].as_bool().unwrap_or(false);
-    state.requests.lock().expect("requests").push(RecordedRequest {
-        at: Instant::now(),
-        path: state.dialect.path.to_owned(),
-        headers,
-        body: body.clone(),
-    });
+    if state.recording.load(std::sync::atomic::Ordering::Relaxed) {
+        state.requests.lock().expect("requests").push(RecordedRequest {
+            at: Instant::now(),
+            path: state.dialect.path.to_owned(),
+            headers,
+            body: body.clone(),
+        });
+    }
     state.arrived.send_modify(|arrived| *arrived += 1);
     let next = state.replies.lock().expect("replies").pop_front();
+    let next = next.or_else(|| state.fallback.lock().expect("fallback").clone());
     // An empty script is a test bug; a 418 makes it fail loudly rather than look like an outage.
     let mut reply = next.unwrap_or(Reply::Status(418));
     let reply = loop {

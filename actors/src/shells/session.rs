@@ -79,6 +79,11 @@ impl Actor for SessionActor {
         })
     }
 
+    async fn post_stop(&self, _me: ActorRef<SessionMsg>, st: &mut SessionState) -> Result<(), ActorProcessingErr> {
+        st.runner.stopped(&st.conversation);
+        Ok(())
+    }
+
     async fn handle(
         &self,
         me: ActorRef<SessionMsg>,

@@ -285,7 +285,17 @@ async fn resolve_secrets(config: &Config, secrets: &SecretStore) -> Result<Confi
     if let Some(value) = &mut channels.webhook.callback_secret {
         *value = secrets.resolve(value).await?;
     }
+    resolve_embedding_key(&mut resolved, secrets).await?;
     Ok(resolved)
+}
+
+/// `memory.embedding.openai.api_key` may be `secret:NAME` like every other credential.
+pub(crate) async fn resolve_embedding_key(config: &mut Config, secrets: &SecretStore) -> Result<(), SecretError> {
+    let openai = &mut config.memory.embedding.openai;
+    if let Some(key) = &openai.api_key {
+        openai.api_key = Some(crate::memory::ApiKey::new(secrets.resolve(key.expose()).await?));
+    }
+    Ok(())
 }
 
 /// `None` when no provider is configured at all: the agent then tells users how to set one up.

@@ -81,7 +81,12 @@ pub async fn run(config: Config, master_key: Option<String>, command: MemoryComm
             crate::data_dir::ensure(&data_dir)?;
             let key = MasterKey::load(master_key.as_deref(), &data_dir).context("cannot load the master key")?;
             let store = Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")?;
-            let result = with_store(&config, &data_dir, &store, command).await;
+            let mut config = config.clone();
+            let secrets = crate::secrets::SecretStore::new(store.clone(), &key);
+            let result = match crate::service::resolve_embedding_key(&mut config, &secrets).await {
+                Ok(()) => with_store(&config, &data_dir, &store, command).await,
+                Err(error) => Err(error).context("cannot resolve memory.embedding.openai.api_key"),
+            };
             store.close().await;
             result
         }

@@ -17,4 +17,5 @@ pub mod workspace;
 pub use chunk::{Chunk, ChunkingConfig, chunk_markdown};
 pub use config::{MemoryConfig, MemoryConfigError};
 pub use document::{DocumentError, decode_document};
+pub use embed::ApiKey;
 pub use service::{IndexOutcome, MemoryError, MemoryService, build_embedder};

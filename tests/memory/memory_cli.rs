@@ -68,3 +68,33 @@ fn add_search_list_forget_through_the_binary() {
     let reindex = sandbox.run(&["memory", "reindex"]);
     assert!(reindex.status.success(), "{}", text(&reindex.stderr));
 }
+
+/// `memory.embedding.openai.api_key = "secret:NAME"` reaches the endpoint as the stored value, never the reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedding_api_key_can_be_a_stored_secret() {
+    use crate::support::memory_fake_embeddings::{Behaviour, FakeEmbeddingServer};
+    let fake = FakeEmbeddingServer::start(Behaviour::Healthy { dims: 384 }).await;
+    let sandbox = Sandbox::new()
+        .env("CHITIN_MEMORY__EMBEDDING__PROVIDER", "openai")
+        .env("CHITIN_MEMORY__EMBEDDING__OPENAI__BASE_URL", &fake.base_url)
+        .env("CHITIN_MEMORY__EMBEDDING__OPENAI__MODEL", "fake-embed")
+        .env("CHITIN_MEMORY__EMBEDDING__OPENAI__DIMS", "384")
+        .env("CHITIN_MEMORY__EMBEDDING__OPENAI__API_KEY", "secret:embeddings");
+    let note = sandbox.path("notes/key.md");
+    write_file(&note, "The spare key hangs behind the kitchen door.\n");
+
+    let output = tokio::task::block_in_place(|| {
+        let mut set = sandbox.command(&["secret", "set", "embeddings", "--stdin"]);
+        set.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = set.spawn().expect("spawn");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), b"sk-embed-stored-4242\n").expect("write");
+        assert!(child.wait_with_output().expect("output").status.success());
+        sandbox.run(&["memory", "add", note.to_str().expect("utf-8")])
+    });
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let sent = fake.authorization_headers();
+    assert!(!sent.is_empty(), "the endpoint was called");
+    assert!(sent.iter().all(|header| header.as_deref() == Some("Bearer sk-embed-stored-4242")), "{sent:?}");
+}

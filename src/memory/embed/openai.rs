@@ -25,6 +25,11 @@ impl ApiKey {
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
+
+    /// The value, for the request header and for resolving a `secret:NAME` reference.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 /// `chitin config show` prints the key as redacted, never its value.

@@ -117,3 +117,28 @@ async fn review_holds_tool_output_until_the_owner_answers() {
         rows.iter().filter(|row| row.action == "approval").map(|row| &row.detail["answer"]).collect();
     assert_eq!(answers, vec!["yes", "no"]);
 }
+
+/// "always" to a review question releases that one output; it never becomes a standing approval of the tool.
+#[tokio::test]
+async fn always_on_a_review_question_grants_nothing_beyond_that_output() {
+    let fake = fake_openai::start().await;
+    let chitin = TestChitin::start(Some(&fake.base_url()), &[]).await;
+    let arguments = serde_json::json!({ "text": REVIEWED_OUTPUT }).to_string();
+    fake.push(Reply::Answer(Answer::text("").tool_call("call_1", "echo", &arguments)));
+    assert!(chitin.chat("review-always", "read my notes").await.contains("yes or no"));
+    fake.push(Reply::Answer(Answer::text("Used the notes.")));
+    assert_eq!(chitin.chat("review-always", "always").await, "Used the notes.");
+    assert!(tool_result(&fake.requests()[1].body).contains(REVIEWED_MARK), "the output was released");
+    let dir = chitin.stop().await;
+
+    let config = crate::support::chitin::config(&dir, None, &[]);
+    let data_dir = config.data_dir.clone().expect("data dir");
+    let key = chitin::crypto::MasterKey::load(None, &data_dir).expect("key");
+    let store = chitin::store::Store::connect(&config.database, &data_dir, &key).await.expect("store");
+    let standing = store.settings().get("approvals.always").await.expect("settings");
+    store.close().await;
+    assert!(
+        standing.as_ref().and_then(Value::as_array).is_none_or(|tools| tools.is_empty()),
+        "no tool may be approved for good by a review answer: {standing:?}"
+    );
+}

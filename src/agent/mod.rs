@@ -178,7 +178,8 @@ impl Agent {
                 if let Err(error) = audit.append(&entry).await {
                     warn!(%error, "could not write the audit entry");
                 }
-                if answer == ApprovalAnswer::Always {
+                // A review question is about one output, never a standing grant for its tool.
+                if answer == ApprovalAnswer::Always && pending.held.is_empty() {
                     self.approve_always(&pending.tool).await.map_err(|e| fail(describe(&e)))?;
                 }
                 turn::resume(&context, pending, answer != ApprovalAnswer::No).await

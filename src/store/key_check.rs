@@ -13,6 +13,14 @@ pub(crate) const CHECK_CONTEXT: &str = "key_checks";
 /// On first use, records a value sealed under this key; later, requires that it opens.
 ///
 /// SQLite needs no such row: SQLCipher refuses the whole file under a wrong key.
+/// True once the migrations that create `key_checks` have run.
+pub(crate) async fn schema_present(pool: &PgPool) -> Result<bool, StoreError> {
+    sqlx::query_scalar("SELECT to_regclass('key_checks') IS NOT NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::query("check for the schema"))
+}
+
 pub(crate) async fn verify_or_record(
     pool: &PgPool,
     sealer: &Sealer,

@@ -145,7 +145,11 @@ impl Store {
         if config.run_migrations {
             migrate::run(&self.shared.db).await?;
         }
-        if let Db::Postgres(pool) = &self.shared.db {
+        // A database not migrated yet (`chitin db status` / `db migrate` open it without migrating) has no sealed
+        // data and no tables to check; the next open after migrating records the key.
+        if let Db::Postgres(pool) = &self.shared.db
+            && key_check::schema_present(pool).await?
+        {
             open::check_embedding_dims(pool, config.embedding_dims).await?;
             key_check::verify_or_record(pool, &self.shared.sealer, master_key, &self.shared.location).await?;
         }

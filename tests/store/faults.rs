@@ -296,3 +296,35 @@ async fn postgres_rejected_message_in_a_batch_fails_alone() {
     assert_eq!(t.raw_scalar("SELECT count(*) FROM messages").await, 15);
     t.drop_schema().await;
 }
+
+const SANDBOX_KEY: &str = "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// `chitin db status` and `db migrate` through the binary on an empty PostgreSQL database: status lists every
+/// migration as pending, migrate applies them, and the next open records and checks the master key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_commands_work_on_a_fresh_postgres_database() {
+    use crate::support::process::{Sandbox, text};
+    let _shared = postgres_shared_lock().await;
+    let Some(base_url) = database_url() else { return };
+    let (schema, url) = fresh_postgres_schema(&base_url).await;
+    let sandbox = Sandbox::new().env("CHITIN_DATABASE__URL", &url).env("CHITIN_MASTER_KEY", SANDBOX_KEY);
+    let (status, migrate, again) = tokio::task::block_in_place(|| {
+        (sandbox.run(&["db", "status"]), sandbox.run(&["db", "migrate"]), sandbox.run(&["db", "status"]))
+    });
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert!(text(&status.stdout).lines().all(|line| line.contains("pending")), "{}", text(&status.stdout));
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stdout).lines().all(|line| line.contains("applied")), "{}", text(&again.stdout));
+
+    // The status after migrating recorded the key it ran with: the same key opens, another is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let key = chitin::crypto::MasterKey::load(Some(SANDBOX_KEY), dir.path()).unwrap();
+    let store = Store::connect(&test_config(Some(url.clone())), dir.path(), &key).await.expect("same key opens");
+    store.close().await;
+    let other = Store::connect(&test_config(Some(url.clone())), dir.path(), &test_master_key()).await;
+    assert!(matches!(other, Err(StoreError::WrongMasterKey { .. })), "{other:?}");
+    let mut raw = sqlx::PgConnection::connect(&base_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+}

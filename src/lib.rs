@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod data_dir;
+pub mod error_chain;
 pub mod intake;
 pub mod llm;
 pub mod memory;

@@ -118,7 +118,7 @@ pub async fn render(handle: &PrometheusHandle, tree: Option<&HealthNode>, store:
 fn record_tree(node: &HealthNode, parent: &str) {
     let path = if parent.is_empty() { node.name.clone() } else { format!("{parent}/{}", node.name) };
     let up = if node.state == ActorState::Running { 1.0 } else { 0.0 };
-    metrics::counter!(ACTOR_RESTARTS, "actor" => path.clone()).absolute(total_restarts_if_leafy(node));
+    metrics::counter!(ACTOR_RESTARTS, "actor" => path.clone()).absolute(restarts_of(node));
     metrics::gauge!(ACTOR_UP, "actor" => path.clone()).set(up);
     if node.name != "sessions" {
         for child in &node.children {
@@ -127,7 +127,8 @@ fn record_tree(node: &HealthNode, parent: &str) {
     }
 }
 
-fn total_restarts_if_leafy(node: &HealthNode) -> u64 {
+/// A node's own restarts; the sessions router also counts its sessions' restarts (they get no series).
+fn restarts_of(node: &HealthNode) -> u64 {
     if node.name == "sessions" {
         node.restarts + node.children.iter().map(|child| child.restarts).sum::<u64>()
     } else {

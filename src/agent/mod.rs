@@ -284,17 +284,7 @@ fn event_usage(usage: Option<TokenUsage>) -> Option<ReplyUsage> {
     usage.map(|usage| ReplyUsage { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens })
 }
 
-/// An error with its causes, `outer: inner: root`, for logs that must say what actually went wrong.
-pub fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error_chain::describe;
 
 fn pending_key(conversation: &ConversationId) -> String {
     format!("approvals.pending.{conversation}")

@@ -101,10 +101,9 @@ impl HttpGateway {
             usage.record_host(format!("{host}:{}", url.port_or_known_default().unwrap_or(0)));
             usage.record_capability(format!("http {method} {host}"));
             tracing::debug!(tool = %self.tool, %method, %host, path = url.path(), "sending tool HTTP request");
-            let response = builder
-                .send()
-                .await
-                .map_err(|error| FetchError::failed(format!("request to {host} failed: {}", error_chain(&error))))?;
+            let response = builder.send().await.map_err(|error| {
+                FetchError::failed(format!("request to {host} failed: {}", crate::error_chain::describe(&error)))
+            })?;
             let status = response.status();
             if status.is_redirection()
                 && let Some(location) = response.headers().get(reqwest::header::LOCATION)
@@ -211,7 +210,7 @@ impl HttpGateway {
     async fn read_capped(&self, mut response: reqwest::Response, host: &str) -> Result<Vec<u8>, FetchError> {
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|error| {
-            FetchError::failed(format!("reading response from {host} failed: {}", error_chain(&error)))
+            FetchError::failed(format!("reading response from {host} failed: {}", crate::error_chain::describe(&error)))
         })? {
             if (body.len() + chunk.len()) as u64 > self.max_response_bytes {
                 return Err(FetchError::failed(format!(
@@ -311,17 +310,6 @@ fn outgoing_headers(from_tool: &[(String, String)], injected: HeaderMap) -> Resu
     }
     headers.extend(injected);
     Ok(headers)
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

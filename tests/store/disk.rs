@@ -208,7 +208,7 @@ async fn read_only_file_system_is_named_at_open() {
     disk.remount("ro");
 
     let error = Store::connect(&config, disk.path(), &key).await.unwrap_err();
-    let chain = error_chain(&error);
+    let chain = chitin::error_chain::describe(&error);
     assert!(chain.to_lowercase().contains("read-only"), "{chain}");
     assert!(chain.contains(path_str(&sqlite_file(disk.path()))), "the message names the file: {chain}");
 }
@@ -229,15 +229,4 @@ fn binary_reports_a_read_only_database_clearly() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.to_lowercase().contains("read-only"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut shown = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        shown.push_str(": ");
-        shown.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    shown
 }

@@ -2,7 +2,8 @@
 # The one test command (README names it; .ci/run calls exactly it).
 #
 # On a fresh Debian 12 machine as root it installs and starts what the tests need (the wasm32-wasip2 target,
-# PostgreSQL 15 with pgvector), then runs formatting, lints and the whole test suite against real services.
+# PostgreSQL 15 with pgvector, Chromium and chromedriver), then runs formatting, lints and the whole test suite
+# against real services.
 # Safe to run again; fast when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ step "postgresql 15 + pgvector"
 DATABASE_URL="$(scripts/setup-postgres.sh | tail -n 1)"
 export DATABASE_URL
 echo "DATABASE_URL=${DATABASE_URL}" >&2
+
+step "chromium + chromedriver (web UI test)"
+scripts/setup-browser.sh
 
 step "fetch crates"
 cargo fetch --locked

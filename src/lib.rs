@@ -20,3 +20,4 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod web_port;

@@ -35,6 +35,7 @@ use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{StorageHealth, Store, StoreError};
 use crate::tools::{PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools, memory_tools};
+use crate::web_port::ServiceWebPort;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -105,6 +106,7 @@ impl Service {
             .map_err(|source| ServiceError::Workspace { path: workspace.clone(), source })?;
         let llm = build_llm(&config.llm)?;
         let memory = start_memory(config, &data_dir, &store, &workspace);
+        let web_memory = memory.clone();
         let indexing = WorkspaceIndexing::new(memory.clone(), config.memory.queue_capacity);
         let mut tools = ToolRegistry::new();
         for tool in builtin_tools().into_iter().chain(memory_tools(&memory)) {
@@ -117,7 +119,8 @@ impl Service {
             tree: Arc::clone(&tree_cell),
             timeout: Duration::from_secs(config.agent.tool_timeout_secs),
         });
-        for tool in installed_tools(&sandbox, &catalog, route).await {
+        let catalog = Arc::new(catalog);
+        for tool in installed_tools(&sandbox, catalog.as_ref(), route).await {
             let name = tool.spec().name.clone();
             if let Err(error) = tools.register(tool) {
                 warn!(tool = %name, %error, "installed tool not offered to the agent");
@@ -163,7 +166,9 @@ impl Service {
         );
         let status: Arc<TreeStatus> = Arc::new(TreeStatus { tree: Arc::clone(&tree), store: store.clone() });
         let metrics = Arc::new(ServiceMetrics { handle: crate::metrics::install(), status: Arc::clone(&status) });
+        let web = Arc::new(ServiceWebPort { store: store.clone(), memory: web_memory, catalog });
         let routes = gateway::admin_routes(status.clone())
+            .merge(gateway::web_routes(web, status.clone(), auth.clone(), false))
             .merge(gateway::readiness_routes(status))
             .merge(gateway::metrics_routes(metrics, auth.clone()))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))

@@ -17,3 +17,4 @@ mod sandbox;
 mod store;
 mod telegram_e2e;
 mod tool_cli;
+mod web_ui;

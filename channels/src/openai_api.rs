@@ -47,7 +47,7 @@ pub fn routes(intake: Arc<dyn Intake>, auth: GatewayAuth) -> Router {
 }
 
 async fn models(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Err(failure) = state.auth.check_bearer(&headers) {
+    if let Err(failure) = state.auth.check_request(&headers) {
         return auth_error(failure);
     }
     Json(json!({"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "chitin"}]}))
@@ -97,7 +97,7 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> 
 }
 
 async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(failure) = state.auth.check_bearer(&headers) {
+    if let Err(failure) = state.auth.check_request(&headers) {
         return auth_error(failure);
     }
     let input = match parse_request(&headers, &body) {

@@ -117,19 +117,20 @@ impl AuditLog {
         .fetch_all(pool)
         .await)
         .map_err(StoreError::query(op))?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, at_ms, actor, action, target, Json(detail), prev_hash, hash)| AuditRecord {
-                id: AuditId(id),
-                at_ms,
-                actor,
-                action,
-                target,
-                detail,
-                prev_hash,
-                hash,
-            })
-            .collect())
+        Ok(rows.into_iter().map(audit_record).collect())
+    }
+
+    /// The newest `limit` entries, newest first (what an operator looks at).
+    pub async fn latest(&self, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let op = "list latest audit entries";
+        let rows: Vec<AuditTuple> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, at_ms, actor, action, target, detail, prev_hash, hash FROM audit_log ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        Ok(rows.into_iter().map(audit_record).collect())
     }
 
     /// Recomputes the whole chain; returns the number of entries checked, or the first bad one.
@@ -158,4 +159,8 @@ impl AuditLog {
             }
         }
     }
+}
+
+fn audit_record((id, at_ms, actor, action, target, Json(detail), prev_hash, hash): AuditTuple) -> AuditRecord {
+    AuditRecord { id: AuditId(id), at_ms, actor, action, target, detail, prev_hash, hash }
 }

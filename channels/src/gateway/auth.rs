@@ -1,17 +1,30 @@
-//! Gateway authentication: bearer token and HMAC-SHA256 body signatures, compared in constant time.
+//! Gateway authentication: bearer token, browser sessions (a cookie issued after token login) and HMAC-SHA256
+//! body signatures, all compared in constant time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use dashmap::DashMap;
 use hmac::{KeyInit, Mac};
 use subtle::ConstantTimeEq;
 
 /// Header carrying `sha256=<hex hmac of the raw body>` for callers that sign instead of sending the token.
 pub const SIGNATURE_HEADER: &str = "x-chitin-signature";
 
+/// Name of the cookie that carries a browser session.
+pub const SESSION_COOKIE: &str = "chitin_session";
+/// How long a browser session lasts after login.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The configured secrets; `None` token means the API routes are closed.
 #[derive(Clone)]
 pub struct GatewayAuth {
     token: Option<String>,
     signing_secret: Option<String>,
+    /// Browser sessions: SHA-256 of the cookie value → expiry. Only hashes are kept, so a memory dump does not
+    /// hand out live sessions; sessions end with the process (the user logs in again).
+    sessions: Arc<DashMap<[u8; 32], Instant>>,
 }
 
 impl std::fmt::Debug for GatewayAuth {
@@ -30,7 +43,45 @@ pub enum AuthFailure {
 
 impl GatewayAuth {
     pub fn new(token: Option<String>, signing_secret: Option<String>) -> Self {
-        Self { token: token.filter(|t| !t.is_empty()), signing_secret: signing_secret.filter(|s| !s.is_empty()) }
+        Self {
+            token: token.filter(|t| !t.is_empty()),
+            signing_secret: signing_secret.filter(|s| !s.is_empty()),
+            sessions: Arc::new(DashMap::new()),
+        }
+    }
+
+    /// Token login for the browser: on the right token, a new session id to set as [`SESSION_COOKIE`].
+    pub fn login(&self, given: &str) -> Result<String, AuthFailure> {
+        let token = self.token.as_deref().ok_or(AuthFailure::NotConfigured)?;
+        if !bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+            return Err(AuthFailure::Wrong);
+        }
+        let now = Instant::now();
+        self.sessions.retain(|_, expires| *expires > now);
+        let session = hex::encode(rand::random::<[u8; 32]>());
+        self.sessions.insert(session_key(&session), now + SESSION_LIFETIME);
+        Ok(session)
+    }
+
+    /// Ends the browser session named by the request's cookie, if any.
+    pub fn logout(&self, headers: &HeaderMap) {
+        if let Some(session) = session_cookie(headers) {
+            self.sessions.remove(&session_key(session));
+        }
+    }
+
+    /// A bearer token or a live browser session.
+    pub fn check_request(&self, headers: &HeaderMap) -> Result<(), AuthFailure> {
+        match self.check_bearer(headers) {
+            Ok(()) => return Ok(()),
+            Err(AuthFailure::Wrong) => return Err(AuthFailure::Wrong),
+            Err(AuthFailure::NotConfigured | AuthFailure::Missing) => {}
+        }
+        let session = session_cookie(headers).ok_or(AuthFailure::Missing)?;
+        match self.sessions.get(&session_key(session)) {
+            Some(expires) if *expires > Instant::now() => Ok(()),
+            _ => Err(AuthFailure::Wrong),
+        }
     }
 
     /// `Authorization: Bearer <token>`.
@@ -64,6 +115,24 @@ impl GatewayAuth {
     }
 }
 
+/// Sessions are looked up by hash; the map's own lookup is then not a timing oracle for the cookie value.
+fn session_key(session: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(session.as_bytes()).into()
+}
+
+/// The value of [`SESSION_COOKIE`] in the request's `Cookie` headers.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
 /// `sha256=<hex>` for `body`, as a caller (or a test) computes it.
 pub fn sign(key: &str, body: &[u8]) -> String {
     let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) {
@@ -95,5 +164,22 @@ mod tests {
         assert_eq!(auth.check_bearer_or_signature(&signed, b"{}"), Ok(()));
         assert_eq!(auth.check_bearer_or_signature(&signed, b"{ }"), Err(AuthFailure::Wrong));
         assert_eq!(GatewayAuth::new(None, None).check_bearer(&headers), Err(AuthFailure::NotConfigured));
+    }
+
+    #[test]
+    fn browser_sessions_follow_login_and_logout() {
+        let auth = GatewayAuth::new(Some("t0ken".into()), None);
+        assert_eq!(auth.login("wrong"), Err(AuthFailure::Wrong));
+        let session = auth.login("t0ken").expect("login");
+        let mut headers = HeaderMap::new();
+        assert_eq!(auth.check_request(&headers), Err(AuthFailure::Missing));
+        headers.insert("cookie", HeaderValue::from_str(&format!("theme=dark; {SESSION_COOKIE}={session}")).unwrap());
+        assert_eq!(auth.check_request(&headers), Ok(()));
+        let mut forged = HeaderMap::new();
+        forged.insert("cookie", HeaderValue::from_str(&format!("{SESSION_COOKIE}={}", "0".repeat(64))).unwrap());
+        assert_eq!(auth.check_request(&forged), Err(AuthFailure::Wrong));
+        auth.logout(&headers);
+        assert_eq!(auth.check_request(&headers), Err(AuthFailure::Wrong));
+        assert_eq!(GatewayAuth::new(None, None).login(""), Err(AuthFailure::NotConfigured));
     }
 }

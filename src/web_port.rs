@@ -1,0 +1,151 @@
+//! What the browser UI reads and changes, answered from the store, the memory service and the tool catalog.
+
+use std::sync::Arc;
+
+use chitin_channels::gateway::web::{
+    AuditView, ConversationView, JobView, MemoryDocumentView, MemoryHitView, MessageView, RoutineView, ToolView,
+    WebPort,
+};
+use chitin_channels::ports::BoxFuture;
+
+use crate::memory::MemoryService;
+use crate::memory::rank::SearchFilter;
+use crate::sandbox::{JsonFileCatalog, tool_info, tool_list};
+use crate::store::{ConversationId, Store};
+
+/// The service's answer to the UI's questions.
+pub struct ServiceWebPort {
+    pub store: Store,
+    pub memory: MemoryService,
+    pub catalog: Arc<JsonFileCatalog>,
+}
+
+impl WebPort for ServiceWebPort {
+    fn conversations(&self, limit: i64) -> BoxFuture<'_, Result<Vec<ConversationView>, String>> {
+        Box::pin(async move {
+            let conversations = self.store.conversations().list(limit).await.map_err(|error| error.to_string())?;
+            Ok(conversations
+                .into_iter()
+                .map(|conversation| ConversationView {
+                    id: conversation.id.0,
+                    channel: conversation.channel,
+                    external_id: conversation.external_id,
+                    last_activity_at_ms: conversation.last_activity_at_ms,
+                })
+                .collect())
+        })
+    }
+
+    fn messages(&self, conversation: i64, limit: i64) -> BoxFuture<'_, Result<Vec<MessageView>, String>> {
+        Box::pin(async move {
+            let history = self
+                .store
+                .conversations()
+                .history(ConversationId(conversation), limit)
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok(history
+                .into_iter()
+                .map(|message| MessageView {
+                    id: message.id.0,
+                    role: message.role.as_str().to_string(),
+                    direction: message.direction.as_str().to_string(),
+                    status: message.status.as_str().to_string(),
+                    body: message.body,
+                    created_at_ms: message.created_at_ms,
+                })
+                .collect())
+        })
+    }
+
+    fn memory_search(&self, query: String, limit: i64) -> BoxFuture<'_, Result<Vec<MemoryHitView>, String>> {
+        Box::pin(async move {
+            let limit = usize::try_from(limit).unwrap_or(10);
+            let hits =
+                self.memory.search(&query, limit, &SearchFilter::default()).await.map_err(|error| error.to_string())?;
+            Ok(hits
+                .into_iter()
+                .map(|hit| MemoryHitView { path: hit.document_path, text: hit.text, score: hit.scores.score })
+                .collect())
+        })
+    }
+
+    fn memory_document(&self, path: String) -> BoxFuture<'_, Result<Option<MemoryDocumentView>, String>> {
+        Box::pin(async move {
+            let stored = self.memory.list().await.map_err(|error| error.to_string())?;
+            if !stored.iter().any(|document| document.path == path) {
+                return Ok(None);
+            }
+            let content = self.memory.read_workspace_file(&path).await.map_err(|error| error.to_string())?;
+            Ok(Some(MemoryDocumentView { path, content }))
+        })
+    }
+
+    fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolView>, String>> {
+        Box::pin(async move {
+            let mut views = Vec::new();
+            for entry in tool_list(self.catalog.as_ref()).await.map_err(|error| error.to_string())? {
+                let approved = tool_info(self.catalog.as_ref(), &entry.name)
+                    .await
+                    .map(|info| info.approved)
+                    .map_err(|error| error.to_string())?;
+                views.push(ToolView {
+                    name: entry.name.to_string(),
+                    version: entry.version,
+                    hash: entry.hash.to_string(),
+                    approved,
+                    capabilities: entry.capabilities,
+                });
+            }
+            Ok(views)
+        })
+    }
+
+    fn audit(&self, limit: i64) -> BoxFuture<'_, Result<Vec<AuditView>, String>> {
+        Box::pin(async move {
+            let entries = self.store.audit().latest(limit).await.map_err(|error| error.to_string())?;
+            Ok(entries
+                .into_iter()
+                .map(|entry| AuditView {
+                    id: entry.id.0,
+                    at_ms: entry.at_ms,
+                    kind: entry.action,
+                    subject: if entry.target.is_empty() {
+                        entry.actor
+                    } else {
+                        format!("{} → {}", entry.actor, entry.target)
+                    },
+                    detail: entry.detail,
+                })
+                .collect())
+        })
+    }
+
+    fn jobs(&self, _limit: i64) -> BoxFuture<'_, Result<Vec<JobView>, String>> {
+        Box::pin(async move { Err("job listing lands with the jobs work".to_string()) })
+    }
+
+    fn cancel_job(&self, _id: i64) -> BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async move { Err("job cancelling lands with the jobs work".to_string()) })
+    }
+
+    fn routines(&self) -> BoxFuture<'_, Result<Vec<RoutineView>, String>> {
+        Box::pin(async move {
+            let routines = self.store.routines().list().await.map_err(|error| error.to_string())?;
+            Ok(routines
+                .into_iter()
+                .map(|routine| RoutineView {
+                    id: routine.id.0,
+                    name: routine.name,
+                    trigger: format!("{} {}", routine.trigger_kind.as_str(), routine.trigger_spec),
+                    paused: !routine.enabled,
+                    next_fire_at_ms: routine.next_fire_at_ms,
+                })
+                .collect())
+        })
+    }
+
+    fn set_routine_paused(&self, _id: i64, _paused: bool) -> BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async move { Err("pausing routines lands with the jobs work".to_string()) })
+    }
+}

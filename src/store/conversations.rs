@@ -113,6 +113,17 @@ impl MessageRow {
     }
 }
 
+/// Conversations with their last activity: the later of the stored column and the newest message. Inbound
+/// batches on PostgreSQL leave existing conversation rows alone (row locks would serialize them; see
+/// `inbound_batch.rs`), so the newest message is the up-to-date answer. `messages_conversation_idx` makes the
+/// lookup one index probe per conversation.
+pub(crate) const SELECT_CONVERSATIONS: &str = "SELECT id, channel, external_id, created_at_ms, \
+     CASE WHEN newest_message_at_ms > last_activity_at_ms THEN newest_message_at_ms ELSE last_activity_at_ms END \
+     FROM (SELECT c.id, c.channel, c.external_id, c.created_at_ms, c.last_activity_at_ms, \
+         COALESCE((SELECT m.created_at_ms FROM messages m WHERE m.conversation_id = c.id ORDER BY m.id DESC LIMIT 1), 0) \
+         AS newest_message_at_ms \
+     FROM conversations c) AS conversation";
+
 pub(crate) const UPSERT_CONVERSATION: &str = "INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
      VALUES ($1, $2, $3, $3) \
      ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
@@ -148,8 +159,9 @@ impl Conversations {
 
     pub async fn get(&self, id: ConversationId) -> Result<Option<Conversation>, StoreError> {
         let op = "get conversation";
+        let sql = format!("{SELECT_CONVERSATIONS} WHERE id = $1");
         let row: Option<(i64, String, String, i64, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, channel, external_id, created_at_ms, last_activity_at_ms FROM conversations WHERE id = $1",
+            sqlx::AssertSqlSafe(sql),
         )
         .bind(id.0)
         .fetch_optional(pool)
@@ -161,9 +173,9 @@ impl Conversations {
     /// Most recently active first.
     pub async fn list(&self, limit: i64) -> Result<Vec<Conversation>, StoreError> {
         let op = "list conversations";
+        let sql = format!("{SELECT_CONVERSATIONS} ORDER BY 5 DESC, id DESC LIMIT $1");
         let rows: Vec<(i64, String, String, i64, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, channel, external_id, created_at_ms, last_activity_at_ms FROM conversations \
-             ORDER BY last_activity_at_ms DESC, id DESC LIMIT $1",
+            sqlx::AssertSqlSafe(sql),
         )
         .bind(limit)
         .fetch_all(pool)

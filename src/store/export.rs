@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::StoreError;
-use super::conversations::{Conversations, conversation_from_row};
+use super::conversations::{Conversations, SELECT_CONVERSATIONS, conversation_from_row};
 use super::db::{Db, Shared, on_db_read};
 
 /// Copies the live SQLite database into a new file at `path` with `VACUUM INTO`.
@@ -30,8 +30,9 @@ pub(crate) async fn backup_to(shared: &Shared, path: &Path) -> Result<(), StoreE
 /// One line per conversation: its ids and every message, oldest first, bodies decrypted.
 pub(crate) async fn conversations(shared: &Shared, out: &mut (dyn Write + Send)) -> Result<u64, StoreError> {
     let op = "export conversations";
+    let sql = format!("{SELECT_CONVERSATIONS} ORDER BY id");
     let rows: Vec<(i64, String, String, i64, i64)> = on_db_read!(&shared.db, pool => sqlx::query_as(
-        "SELECT id, channel, external_id, created_at_ms, last_activity_at_ms FROM conversations ORDER BY id",
+        sqlx::AssertSqlSafe(sql),
     )
     .fetch_all(pool)
     .await)

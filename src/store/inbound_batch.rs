@@ -81,8 +81,14 @@ async fn run(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Pendi
     }
 }
 
-/// New rows are inserted in (channel, platform id) order and conversations in (channel, external
+/// New rows are inserted in (channel, platform id) order and new conversations in (channel, external
 /// id) order, so two nodes writing overlapping batches lock rows in the same order and cannot deadlock.
+///
+/// Existing conversation rows are only read, never updated: concurrent batches of the same chats would
+/// otherwise queue on those row locks until each other's commit, and a batch pipeline would run one batch at a
+/// time. A conversation's last activity is read from its newest message instead (see `conversations.rs`).
+/// A conversation created by another transaction after this statement's snapshot is neither inserted nor
+/// seen here; its messages are left out and [`write_batch`] writes them again on their own.
 const INSERT_BATCH: &str = "WITH input AS ( \
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) \
          WITH ORDINALITY AS t(channel, external_id, platform_message_id, sender, body, ordinal)), \
@@ -90,11 +96,18 @@ const INSERT_BATCH: &str = "WITH input AS ( \
          SELECT DISTINCT ON (channel, platform_message_id) * FROM input i \
          WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.channel = i.channel AND m.platform_message_id = i.platform_message_id) \
          ORDER BY channel, platform_message_id, ordinal), \
-     conversation AS ( \
+     wanted AS (SELECT DISTINCT channel, external_id FROM fresh), \
+     known AS ( \
+         SELECT c.id, c.channel, c.external_id FROM conversations c \
+         JOIN wanted w ON c.channel = w.channel AND c.external_id = w.external_id), \
+     created AS ( \
          INSERT INTO conversations (channel, external_id, created_at_ms, last_activity_at_ms) \
-         SELECT DISTINCT channel, external_id, $6::bigint, $6::bigint FROM fresh ORDER BY channel, external_id \
-         ON CONFLICT (channel, external_id) DO UPDATE SET last_activity_at_ms = excluded.last_activity_at_ms \
-         RETURNING id, channel, external_id) \
+         SELECT w.channel, w.external_id, $6::bigint, $6::bigint FROM wanted w \
+         WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.channel = w.channel AND k.external_id = w.external_id) \
+         ORDER BY w.channel, w.external_id \
+         ON CONFLICT (channel, external_id) DO NOTHING \
+         RETURNING id, channel, external_id), \
+     conversation AS (SELECT * FROM known UNION ALL SELECT * FROM created) \
      INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, \
          direction, role, status, sender, body, created_at_ms) \
      SELECT c.id, f.channel, f.external_id, f.platform_message_id, 'inbound', 'user', 'received', f.sender, f.body, $6 \
@@ -122,10 +135,11 @@ async fn write_batch(pool: &PgPool, batch: Vec<PendingInbound>) {
                 let outcome = match inserted.get(&key(&pending.row)) {
                     Some(ids) => Ok(outcome(*ids, reported.insert(key(&pending.row)))),
                     None => match &existing {
-                        Ok(found) => found
-                            .get(&key(&pending.row))
-                            .map(|ids| outcome(*ids, false))
-                            .ok_or(StoreError::WriterStopped { op: OP }),
+                        Ok(found) => match found.get(&key(&pending.row)) {
+                            Some(ids) => Ok(outcome(*ids, false)),
+                            // Its conversation was created by a concurrent batch after this one's snapshot.
+                            None => record_one(pool, &pending.row).await,
+                        },
                         Err(error) => Err(shared_error(error)),
                     },
                 };

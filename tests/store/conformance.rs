@@ -33,6 +33,8 @@ on_both_backends!(
     conversations_and_history,
     inbound_redelivery_is_recognised,
     concurrent_redelivery_inserts_once,
+    concurrent_first_messages_share_one_new_conversation,
+    conversation_activity_follows_its_newest_message,
     outbox_claim_lease_and_delivery,
     turn_usage_is_stored_with_the_reply,
     failed_transaction_leaves_nothing_behind,
@@ -154,6 +156,70 @@ async fn concurrent_redelivery_inserts_once(t: &TestStore) {
         assert_eq!(message_ids.len(), 1, "round {round}: duplicates must point at the stored message");
     }
     assert_eq!(t.raw_scalar("SELECT count(*) FROM messages").await, 5);
+}
+
+/// Many writers start the same new conversation at once: every message is stored, all in one conversation
+/// (on PostgreSQL concurrent batches race to create it, and the losers must still store their messages).
+async fn concurrent_first_messages_share_one_new_conversation(t: &TestStore) {
+    for round in 0..5 {
+        let chat = format!("new-chat-{round}");
+        let barrier = Arc::new(tokio::sync::Barrier::new(16));
+        let tasks: Vec<_> = (0..16)
+            .map(|writer| {
+                let inbound_store = t.store.inbound();
+                let barrier = barrier.clone();
+                let chat = chat.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mut outcomes = Vec::new();
+                    for n in 0..8 {
+                        let platform_id = format!("{chat}-{writer}-{n}");
+                        outcomes
+                            .push(inbound_store.record_inbound(&inbound("telegram", &chat, &platform_id, "hi")).await);
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        let mut conversations = HashSet::new();
+        let mut messages = HashSet::new();
+        for task in tasks {
+            for outcome in task.await.unwrap() {
+                match outcome.unwrap() {
+                    InboundOutcome::Inserted { conversation_id, message_id } => {
+                        conversations.insert(conversation_id);
+                        messages.insert(message_id);
+                    }
+                    duplicate => panic!("round {round}: a new platform id was reported as {duplicate:?}"),
+                }
+            }
+        }
+        assert_eq!(conversations.len(), 1, "round {round}: one chat must be one conversation");
+        assert_eq!(messages.len(), 16 * 8, "round {round}: every message stored once");
+        let conversation = *conversations.iter().next().unwrap();
+        assert_eq!(t.store.conversations().history(conversation, 1000).await.unwrap().len(), 16 * 8);
+    }
+}
+
+/// The conversation list is ordered by latest activity, which moves with every new message.
+async fn conversation_activity_follows_its_newest_message(t: &TestStore) {
+    let inbound_store = t.store.inbound();
+    let conversations = t.store.conversations();
+    let first = inbound_store.record_inbound(&inbound("telegram", "active-a", "a-1", "hello")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    inbound_store.record_inbound(&inbound("telegram", "active-b", "b-1", "hello")).await.unwrap();
+    let order = |list: Vec<chitin::store::Conversation>| -> Vec<String> {
+        list.into_iter().map(|conversation| conversation.external_id).collect()
+    };
+    assert_eq!(order(conversations.list(2).await.unwrap()), vec!["active-b", "active-a"]);
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let before = now_ms();
+    inbound_store.record_inbound(&inbound("telegram", "active-a", "a-2", "again")).await.unwrap();
+    assert_eq!(order(conversations.list(2).await.unwrap()), vec!["active-a", "active-b"]);
+    let InboundOutcome::Inserted { conversation_id, .. } = first else { panic!("{first:?}") };
+    let stored = conversations.get(conversation_id).await.unwrap().unwrap();
+    assert!(stored.last_activity_at_ms >= before, "{} < {before}", stored.last_activity_at_ms);
 }
 
 async fn outbox_claim_lease_and_delivery(t: &TestStore) {

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod data_dir;
 pub mod error_chain;
 pub mod intake;
+pub mod jobs;
 pub mod llm;
 pub mod memory;
 pub mod metrics;

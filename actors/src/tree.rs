@@ -12,8 +12,8 @@ use crate::admission::OverloadPolicy;
 use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
-use crate::ports::{MemoryIndexPort, ToolExecution, ToolExecutionError, ToolExecutor, TurnRunner};
-use crate::shells::job_worker::JobWorker;
+use crate::ports::{JobQueuePort, MemoryIndexPort, ToolExecution, ToolExecutionError, ToolExecutor, TurnRunner};
+use crate::shells::job_worker::{JobWorker, JobWorkerArgs};
 use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};
 use crate::shells::repairer::Repairer;
 use crate::shells::sandbox_pool::{self, SandboxPool, SandboxPoolArgs, SandboxPoolMsg};
@@ -32,6 +32,8 @@ const MEMORY_INDEX_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct TreeSettings {
     pub job_workers: usize,
+    /// This process's name among the nodes sharing one database; job workers lease as `<node>/<slot>`.
+    pub node: String,
     pub sandbox_permits: usize,
     pub scheduler_tick: Duration,
     pub repair_every: Duration,
@@ -50,6 +52,8 @@ pub struct TreeServices {
     pub channels: Vec<ChildSpec>,
     /// The memory indexing queue; `None` leaves the indexer idle.
     pub memory_indexer: Option<Arc<dyn MemoryIndexPort>>,
+    /// The persisted job queue the job workers drain; `None` leaves them idle.
+    pub job_queue: Option<Arc<dyn JobQueuePort>>,
 }
 
 /// A running actor tree.
@@ -75,11 +79,18 @@ impl ActorTree {
             strategy: Strategy::OneForOne,
             children: services.channels.into_iter().map(|c| c.with_policy(restart.clone())).collect(),
         };
+        // The JobSupervisor: restarts each worker on its own; the queue port wakes idle workers.
         let job_workers = SupervisorSpec {
             name: "jobs".into(),
             strategy: Strategy::OneForOne,
             children: (0..settings.job_workers)
-                .map(|slot| ChildSpec::new(format!("job-worker-{slot}"), ChildSlot::new(), move || (JobWorker, slot)))
+                .map(|slot| {
+                    let args = JobWorkerArgs {
+                        worker: format!("{}/{slot}", settings.node),
+                        queue: services.job_queue.clone(),
+                    };
+                    ChildSpec::new(format!("job-worker-{slot}"), ChildSlot::new(), move || (JobWorker, args.clone()))
+                })
                 .map(|c| c.with_policy(restart.clone()))
                 .collect(),
         };

@@ -65,6 +65,22 @@ pub struct AgentConfig {
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     pub workers: usize,
+    /// This node's name among nodes sharing one database; empty means `<hostname>:<pid>`.
+    #[serde(default)]
+    pub node: String,
+    /// How long a claimed job stays leased without a renewal; a dead worker's jobs run again after it.
+    pub lease_ms: u64,
+    /// Longest an idle worker waits before looking at the queue without a notification.
+    pub poll_ms: u64,
+    /// Wake idle workers with PostgreSQL LISTEN/NOTIFY (SQLite always polls).
+    pub notify: bool,
+    /// Attempts per job unless the submitter says otherwise.
+    pub max_attempts: i64,
+    /// Delay before the second attempt; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Largest payload a job may be submitted with.
+    pub max_payload_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -1,0 +1,7 @@
+//! Jobs: the persisted state machine, the worker pool end to end, crashes, and several nodes on one PostgreSQL.
+
+mod crash;
+mod nodes;
+mod pool;
+mod state_machine;
+mod support;

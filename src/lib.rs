@@ -12,6 +12,8 @@ pub mod jobs;
 pub mod llm;
 pub mod memory;
 pub mod metrics;
+pub mod repair;
+pub mod routines;
 pub mod safety;
 pub mod sandbox;
 pub mod sandbox_services;

@@ -27,8 +27,11 @@ use crate::config::{ChannelsConfig, Config};
 use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
+use crate::repair::{RepairSettings, StoreRepairs};
+use crate::routines::{HeartbeatSettings, RoutineScheduler};
 use crate::jobs::{
-    Backoff, JobError, JobExecutor, JobLimits, JobSignals, JobSubmission, QueueSettings, StoreJobQueue, node_name,
+    Backoff, JobError, JobExecutor, JobLimits, JobSignals, JobSubmission, QueueSettings, ReplyTarget, StoreJobQueue,
+    node_name,
 };
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
 use crate::memory::watcher::WorkspaceIndexing;
@@ -158,7 +161,24 @@ impl Service {
         );
         let executor =
             Arc::new(JobExecutor { store: store.clone(), tools, agent: Some(Arc::clone(&agent)), hub: hub.clone() });
-        let (job_queue, job_waker) = StoreJobQueue::start(store.clone(), queue_settings(config), signals, executor);
+        let (job_queue, job_waker) =
+            StoreJobQueue::start(store.clone(), queue_settings(config), signals.clone(), executor);
+        let scheduler = Arc::new(RoutineScheduler::new(
+            store.clone(),
+            jobs.limits.clone(),
+            signals.clone(),
+            heartbeat_settings(config, &workspace),
+        ));
+        let repairs = Arc::new(StoreRepairs::new(
+            store.clone(),
+            Arc::clone(&tree_cell),
+            hub.clone(),
+            Arc::clone(&scheduler),
+            RepairSettings {
+                outbox_after: Duration::from_secs(config.repair.outbox_after_secs),
+                unanswered_after: Duration::from_secs(config.repair.unanswered_after_secs),
+            },
+        ));
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
@@ -174,6 +194,8 @@ impl Service {
                     channels: chat.specs,
                     memory_indexer: Some(Arc::new(indexing)),
                     job_queue: Some(job_queue),
+                    scheduler: Some(scheduler),
+                    repairs: Some(repairs),
                 },
             )
             .await
@@ -194,6 +216,7 @@ impl Service {
             .merge(gateway::metrics_routes(metrics, auth.clone()))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
             .merge(openai_api::routes(Arc::clone(&intake), auth))
+            .merge(crate::routines::webhook::routes(store.clone(), jobs.limits.clone(), jobs.signals.clone()))
             .merge(chat.routes);
         let (stop_gateway, stopped) = oneshot::channel::<()>();
         let gateway_addr = server.local_addr();
@@ -213,6 +236,18 @@ impl Service {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Checks and stores a routine (tool names against this process's registry).
+    pub async fn create_routine(
+        &self,
+        request: &crate::routines::NewRoutineRequest,
+    ) -> Result<crate::routines::Created, crate::routines::RoutineError> {
+        crate::routines::create(&self.store, request, &self.jobs.limits).await
+    }
+
+    pub fn tree(&self) -> &ActorTree {
+        &self.tree
     }
 
     pub fn gateway_addr(&self) -> SocketAddr {
@@ -414,6 +449,23 @@ pub fn job_limits(config: &Config) -> JobLimits {
     }
 }
 
+/// The heartbeat from `[heartbeat]`: HEARTBEAT.md in the workspace, answers to `reply_to` when set.
+fn heartbeat_settings(config: &Config, workspace: &Path) -> Option<HeartbeatSettings> {
+    let heartbeat = &config.heartbeat;
+    if heartbeat.interval_secs == 0 {
+        return None;
+    }
+    let reply_to = heartbeat.reply_to.split_once(':').map(|(channel, external_id)| ReplyTarget {
+        channel: channel.to_string(),
+        external_id: external_id.to_string(),
+    });
+    Some(HeartbeatSettings {
+        every: Duration::from_secs(heartbeat.interval_secs),
+        file: workspace.join("HEARTBEAT.md"),
+        reply_to,
+    })
+}
+
 fn queue_settings(config: &Config) -> QueueSettings {
     let jobs = &config.jobs;
     QueueSettings {
@@ -435,8 +487,8 @@ fn tree_settings(config: &Config) -> TreeSettings {
         job_workers: config.jobs.workers,
         node: node_name(Some(&config.jobs.node)),
         sandbox_permits: config.sandbox.max_concurrent,
-        scheduler_tick: Duration::from_secs(1),
-        repair_every: Duration::from_secs(30),
+        scheduler_tick: Duration::from_millis(config.routines.tick_ms),
+        repair_every: Duration::from_secs(config.repair.every_secs),
         session_idle: Duration::from_secs(config.agent.idle_secs),
         session_queue: config.agent.queue_capacity,
         session_overload: OverloadPolicy::Wait(Duration::from_millis(config.agent.queue_wait_ms)),

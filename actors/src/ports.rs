@@ -151,3 +151,49 @@ pub trait JobQueuePort: Send + Sync + 'static {
     /// How often a running job's lease is renewed (well inside the lease).
     fn renew_every(&self) -> std::time::Duration;
 }
+
+/// Why a scheduler pass failed; the Scheduler logs it and tries again at the next tick.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("scheduler: {reason}")]
+pub struct SchedulerError {
+    pub reason: String,
+}
+
+/// Routines and the heartbeat, as the `Scheduler` actor drives them.
+pub trait SchedulerPort: Send + Sync + 'static {
+    /// Fires what is due (schedules, events); returns how many routines fired on this node.
+    fn tick(&self) -> BoxFuture<'_, Result<u64, SchedulerError>>;
+
+    /// Acts on the heartbeat file if it has content; false when it was skipped (empty or missing).
+    fn heartbeat(&self) -> BoxFuture<'_, Result<bool, SchedulerError>>;
+
+    /// `None`: no heartbeat.
+    fn heartbeat_every(&self) -> Option<std::time::Duration>;
+}
+
+/// What one repair sweep healed, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    pub jobs_requeued: u64,
+    pub jobs_failed: u64,
+    pub replies_redelivered: u64,
+    pub turns_resumed: u64,
+    pub routines_rescheduled: u64,
+}
+
+impl RepairReport {
+    pub fn total(&self) -> u64 {
+        self.jobs_requeued + self.jobs_failed + self.replies_redelivered + self.turns_resumed + self.routines_rescheduled
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("repair sweep: {reason}")]
+pub struct RepairError {
+    pub reason: String,
+}
+
+/// The checks the `Repairer` runs each sweep.
+pub trait RepairPort: Send + Sync + 'static {
+    fn sweep(&self) -> BoxFuture<'_, Result<RepairReport, RepairError>>;
+}

@@ -219,7 +219,7 @@ async fn dispatch(config: &Config, store: &Store, command: JobCommand) -> anyhow
 }
 
 /// Tools a job may name: the built-ins, memory and job tools, plus the WASM tools installed in this data dir.
-async fn known_tools(config: &Config) -> anyhow::Result<Vec<String>> {
+pub(super) async fn known_tools(config: &Config) -> anyhow::Result<Vec<String>> {
     use crate::sandbox::ToolCatalog;
     let mut names: Vec<String> = crate::tools::builtin_tools().iter().map(|tool| tool.spec().name.clone()).collect();
     names.extend(

@@ -5,6 +5,7 @@ mod config_cmd;
 mod db_cmd;
 mod job_cmd;
 mod memory_cmd;
+mod routine_cmd;
 mod run;
 mod safety_cmd;
 mod secret_cmd;
@@ -90,6 +91,9 @@ pub enum Command {
     /// Background jobs: submit, list, show, wait for, cancel, retry.
     #[command(subcommand)]
     Job(job_cmd::JobCommand),
+    /// Routines: work started on a schedule, an event or a webhook.
+    #[command(subcommand)]
+    Routine(routine_cmd::RoutineCommand),
     /// Manage WASM tools: install (with capability approval), list, info, remove, run.
     #[command(subcommand)]
     Tool(tool_cmd::ToolCommand),
@@ -171,6 +175,10 @@ pub fn main() -> ExitCode {
         Command::Job(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
             with_runtime(|| job_cmd::run(config, master_key, command))
+        }
+        Command::Routine(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| routine_cmd::run(config, master_key, command))
         }
         Command::Tool(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();

@@ -121,6 +121,16 @@ pub struct JobSummary {
     pub updated_at_ms: i64,
 }
 
+/// A job that ended, as event routines see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcomeEvent {
+    pub event_id: i64,
+    pub job_id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    pub idempotency_key: Option<String>,
+}
+
 /// What a worker learns when it renews its lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseCheck {
@@ -565,6 +575,42 @@ impl Jobs {
             .await.map(|result| result.rows_affected()))
         .map_err(StoreError::query(op))?;
         Ok(())
+    }
+
+    /// Job endings (succeeded, failed, cancelled) recorded after event `after`, oldest first: the feed of
+    /// routines triggered by job outcomes.
+    pub async fn outcomes_after(&self, after: i64, limit: i64) -> Result<Vec<JobOutcomeEvent>, StoreError> {
+        let op = "list job outcomes";
+        let rows: Vec<(i64, i64, String, String, Option<String>)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT e.id, e.job_id, j.kind, e.kind, j.idempotency_key FROM job_events e JOIN jobs j ON j.id = e.job_id \
+             WHERE e.id > $1 AND e.kind IN ('succeeded', 'failed', 'cancelled') ORDER BY e.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter()
+            .map(|(event_id, job_id, kind, state, idempotency_key)| {
+                Ok(JobOutcomeEvent {
+                    event_id,
+                    job_id: JobId(job_id),
+                    kind,
+                    state: JobState::parse(&state, op)?,
+                    idempotency_key,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest job event id (0 when there is none).
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let op = "find the last job event";
+        let id: Option<i64> = on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT max(id) FROM job_events")
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        Ok(id.unwrap_or(0))
     }
 
     pub async fn events(&self, job_id: JobId) -> Result<Vec<JobEvent>, StoreError> {

@@ -41,7 +41,7 @@ pub use error::StoreError;
 pub use ids::{AuditId, ChunkId, ConversationId, DocumentId, JobId, MessageId, OutboxId, RoutineId, RoutineRunId};
 pub use inbound::{Inbound, InboundMessage, InboundOutcome};
 pub use jobs::{
-    CancelOutcome, ClaimedJob, EnqueueOutcome, ExpiredLease, JobEvent, JobOutcome, JobSummary, Jobs, LeaseCheck,
+    CancelOutcome, ClaimedJob, EnqueueOutcome, ExpiredLease, JobEvent, JobOutcome, JobOutcomeEvent, JobSummary, Jobs, LeaseCheck,
     NOTIFY_CHANNEL, NewJob, StoredJob,
 };
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};

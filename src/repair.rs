@@ -85,7 +85,12 @@ impl StoreRepairs {
                 warn!(routine = %routine.name, error = %describe(&error), "missed routine tick not repaired");
                 continue;
             }
-            self.record("routine_tick", &format!("routine:{}", routine.name), json!({ "next_fire_at_ms": routine.next_fire_at_ms })).await;
+            self.record(
+                "routine_tick",
+                &format!("routine:{}", routine.name),
+                json!({ "next_fire_at_ms": routine.next_fire_at_ms }),
+            )
+            .await;
             report.routines_rescheduled += 1;
         }
         Ok(report)

@@ -27,8 +27,6 @@ use crate::config::{ChannelsConfig, Config};
 use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
-use crate::repair::{RepairSettings, StoreRepairs};
-use crate::routines::{HeartbeatSettings, RoutineScheduler};
 use crate::jobs::{
     Backoff, JobError, JobExecutor, JobLimits, JobSignals, JobSubmission, QueueSettings, ReplyTarget, StoreJobQueue,
     node_name,
@@ -36,6 +34,8 @@ use crate::jobs::{
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
 use crate::memory::watcher::WorkspaceIndexing;
 use crate::memory::{MemoryService, build_embedder};
+use crate::repair::{RepairSettings, StoreRepairs};
+use crate::routines::{HeartbeatSettings, RoutineScheduler};
 use crate::safety::LeakScanner;
 use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};

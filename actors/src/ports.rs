@@ -183,7 +183,11 @@ pub struct RepairReport {
 
 impl RepairReport {
     pub fn total(&self) -> u64 {
-        self.jobs_requeued + self.jobs_failed + self.replies_redelivered + self.turns_resumed + self.routines_rescheduled
+        self.jobs_requeued
+            + self.jobs_failed
+            + self.replies_redelivered
+            + self.turns_resumed
+            + self.routines_rescheduled
     }
 }
 

@@ -13,7 +13,8 @@ use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
 use crate::ports::{
-    JobQueuePort, MemoryIndexPort, RepairPort, SchedulerPort, ToolExecution, ToolExecutionError, ToolExecutor, TurnRunner,
+    JobQueuePort, MemoryIndexPort, RepairPort, SchedulerPort, ToolExecution, ToolExecutionError, ToolExecutor,
+    TurnRunner,
 };
 use crate::shells::job_worker::{JobWorker, JobWorkerArgs};
 use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};

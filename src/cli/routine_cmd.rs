@@ -18,7 +18,9 @@ use crate::store::{Routine, Store, now_ms};
 #[derive(Debug, clap::Subcommand)]
 pub enum RoutineCommand {
     /// Create (or replace) a routine.
-    #[command(after_help = "Examples:\n  chitin routine add --name standup --cron '0 9 * * 1-5' --tz Europe/Berlin --prompt 'Plan my day'\n  chitin routine add --name ping --every 5m --tool echo --params '{\"text\": \"ping\"}'\n  chitin routine add --name on-fail --event 'job:failed' --prompt 'A job failed; look into it'\n  chitin routine add --name deploy --webhook --prompt 'A deploy finished'   # prints the trigger token once")]
+    #[command(
+        after_help = "Examples:\n  chitin routine add --name standup --cron '0 9 * * 1-5' --tz Europe/Berlin --prompt 'Plan my day'\n  chitin routine add --name ping --every 5m --tool echo --params '{\"text\": \"ping\"}'\n  chitin routine add --name on-fail --event 'job:failed' --prompt 'A job failed; look into it'\n  chitin routine add --name deploy --webhook --prompt 'A deploy finished'   # prints the trigger token once"
+    )]
     Add {
         #[arg(long)]
         name: String,
@@ -64,12 +66,20 @@ pub enum RoutineCommand {
         json: bool,
     },
     /// Stop firing until resumed.
-    Pause { name: String },
+    Pause {
+        name: String,
+    },
     /// Fire again from the next tick on (missed ticks are not fired).
-    Resume { name: String },
-    Remove { name: String },
+    Resume {
+        name: String,
+    },
+    Remove {
+        name: String,
+    },
     /// Fire once now, whatever the trigger; prints the queued job's id.
-    RunNow { name: String },
+    RunNow {
+        name: String,
+    },
 }
 
 pub async fn run(config: Config, master_key: Option<String>, command: RoutineCommand) -> ExitCode {

@@ -4,8 +4,8 @@
 //! through its run key (the schedule slot, the event id or the webhook request) in `routine_runs`, whose unique
 //! key makes each tick fire once however many nodes see it.
 
-mod scheduler;
 pub mod schedule;
+mod scheduler;
 pub mod webhook;
 
 use regex::Regex;
@@ -103,7 +103,10 @@ fn utc() -> String {
 /// What makes a routine fire, as the user gives it.
 #[derive(Debug, Clone)]
 pub enum TriggerInput {
-    Cron { expression: String, time_zone: String },
+    Cron {
+        expression: String,
+        time_zone: String,
+    },
     Every(std::time::Duration),
     /// `message:<regex>` over inbound message text, or `job:<state>[:<kind>]` over job outcomes.
     Event(String),

@@ -140,7 +140,11 @@ mod tests {
         // 2026-03-29: clocks jump 02:00 -> 03:00 CEST; 02:30 does not exist that day.
         let spring = half_past_two.next_after(at(berlin, 2026, 3, 29, 0, 0)).unwrap();
         let fired = berlin.timestamp_millis_opt(spring).single().unwrap();
-        assert_ne!(fired.format("%Y-%m-%d %H:%M").to_string(), "2026-03-29 02:30", "no fire at a time that does not exist");
+        assert_ne!(
+            fired.format("%Y-%m-%d %H:%M").to_string(),
+            "2026-03-29 02:30",
+            "no fire at a time that does not exist"
+        );
         assert_eq!(utc(spring), "2026-03-29T01:00:00Z", "fires once, at 03:00 CEST, right after the gap");
         // 2026-10-25: 02:30 happens twice (CEST, then CET); the routine fires for one of them, not both.
         let before = at(berlin, 2026, 10, 25, 0, 0);
@@ -159,7 +163,10 @@ mod tests {
             ScheduleError::TimeZone("Mars/Olympus".into())
         );
         assert_eq!(parse_duration("10x").unwrap_err(), ScheduleError::Duration("10x".into()));
-        assert_eq!(Schedule::every(Duration::from_millis(10)).unwrap_err(), ScheduleError::TooShort(Duration::from_millis(10)));
+        assert_eq!(
+            Schedule::every(Duration::from_millis(10)).unwrap_err(),
+            ScheduleError::TooShort(Duration::from_millis(10))
+        );
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
     }
 

@@ -71,7 +71,8 @@ impl RoutineScheduler {
                 // Downtime: the slots between then and now were missed.
                 let next = schedule.next_after(now);
                 if definition(routine)?.catch_up == CatchUp::RunOnce
-                    && let Fired::Queued(job) = fire(&self.store, routine, &format!("catch-up:{}", run_key(slot)), &self.limits).await?
+                    && let Fired::Queued(job) =
+                        fire(&self.store, routine, &format!("catch-up:{}", run_key(slot)), &self.limits).await?
                 {
                     info!(routine = %routine.name, job = job.0, "missed ticks: fired once to catch up");
                     fired += 1;

@@ -21,9 +21,11 @@ struct WebhookState {
 }
 
 pub fn routes(store: Store, limits: JobLimits, signals: JobSignals) -> axum::Router {
-    axum::Router::new()
-        .route("/routines/{id}/trigger", axum::routing::post(trigger))
-        .with_state(WebhookState { store, limits, signals })
+    axum::Router::new().route("/routines/{id}/trigger", axum::routing::post(trigger)).with_state(WebhookState {
+        store,
+        limits,
+        signals,
+    })
 }
 
 fn refuse(status: StatusCode, error: &str) -> Response {

@@ -347,22 +347,24 @@ impl Jobs {
             "UPDATE jobs SET state = {state_sql}, result = $3, run_after_ms = $4, lease_owner = NULL, \
              lease_until_ms = NULL, updated_at_ms = $5, \
              finished_at_ms = CASE WHEN {state_sql} = 'queued' THEN NULL ELSE $5 END \
-             WHERE id = $1 AND state = 'running' AND lease_owner = $2"
+             WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING state"
         );
         on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let state: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job_id.0)
                 .bind(worker)
                 .bind(&sealed_result)
                 .bind(run_after_ms)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-            if done.rows_affected() == 0 {
+            let Some(state) = state else {
                 return Ok(false);
-            }
+            };
+            // A retry with no attempts left is the job's failure: event routines watch for `failed`.
+            let event_kind = if state == "failed" { "failed" } else { event_kind };
             sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
                 .bind(job_id.0)
                 .bind(now)
@@ -581,7 +583,8 @@ impl Jobs {
     /// routines triggered by job outcomes.
     pub async fn outcomes_after(&self, after: i64, limit: i64) -> Result<Vec<JobOutcomeEvent>, StoreError> {
         let op = "list job outcomes";
-        let rows: Vec<(i64, i64, String, String, Option<String>)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+        let rows: Vec<(i64, i64, String, String, Option<String>)> =
+            on_db_read!(&self.shared.db, pool => sqlx::query_as(
             "SELECT e.id, e.job_id, j.kind, e.kind, j.idempotency_key FROM job_events e JOIN jobs j ON j.id = e.job_id \
              WHERE e.id > $1 AND e.kind IN ('succeeded', 'failed', 'cancelled') ORDER BY e.id LIMIT $2",
         )
@@ -589,7 +592,7 @@ impl Jobs {
         .bind(limit)
         .fetch_all(pool)
         .await)
-        .map_err(StoreError::query(op))?;
+            .map_err(StoreError::query(op))?;
         rows.into_iter()
             .map(|(event_id, job_id, kind, state, idempotency_key)| {
                 Ok(JobOutcomeEvent {

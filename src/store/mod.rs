@@ -41,8 +41,8 @@ pub use error::StoreError;
 pub use ids::{AuditId, ChunkId, ConversationId, DocumentId, JobId, MessageId, OutboxId, RoutineId, RoutineRunId};
 pub use inbound::{Inbound, InboundMessage, InboundOutcome};
 pub use jobs::{
-    CancelOutcome, ClaimedJob, EnqueueOutcome, ExpiredLease, JobEvent, JobOutcome, JobOutcomeEvent, JobSummary, Jobs, LeaseCheck,
-    NOTIFY_CHANNEL, NewJob, StoredJob,
+    CancelOutcome, ClaimedJob, EnqueueOutcome, ExpiredLease, JobEvent, JobOutcome, JobOutcomeEvent, JobSummary, Jobs,
+    LeaseCheck, NOTIFY_CHANNEL, NewJob, StoredJob,
 };
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
 pub use migrate::MigrationStatus;

@@ -272,7 +272,11 @@ impl Outbox {
     /// Replies not yet accepted by their platform.
     /// Undelivered replies for `channels` that have waited past `older_than_ms` with no live lease (their
     /// sender died or missed the wake-up): made due now and returned as (id, channel) so their senders get woken.
-    pub async fn release_stuck(&self, channels: &[&str], older_than_ms: i64) -> Result<Vec<(OutboxId, String)>, StoreError> {
+    pub async fn release_stuck(
+        &self,
+        channels: &[&str],
+        older_than_ms: i64,
+    ) -> Result<Vec<(OutboxId, String)>, StoreError> {
         let op = "release stuck outbox rows";
         let now = now_ms();
         let cutoff = now.saturating_sub(older_than_ms);

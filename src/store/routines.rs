@@ -121,7 +121,12 @@ impl Routines {
     }
 
     /// Pauses or resumes a routine, with its next fire time; false when no routine has that name.
-    pub async fn set_enabled(&self, name: &str, enabled: bool, next_fire_at_ms: Option<i64>) -> Result<bool, StoreError> {
+    pub async fn set_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        next_fire_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let op = "pause or resume routine";
         let done = on_db!(&self.shared.db, pool => sqlx::query("UPDATE routines SET enabled = $2, next_fire_at_ms = $3, updated_at_ms = $4 WHERE name = $1")
             .bind(name)
@@ -136,7 +141,12 @@ impl Routines {
 
     /// Moves the next fire time from `expected` to `next` unless another node already moved it; true when this
     /// call moved it.
-    pub async fn advance_next_fire(&self, routine_id: RoutineId, expected: i64, next: Option<i64>) -> Result<bool, StoreError> {
+    pub async fn advance_next_fire(
+        &self,
+        routine_id: RoutineId,
+        expected: i64,
+        next: Option<i64>,
+    ) -> Result<bool, StoreError> {
         let op = "advance routine next fire";
         let done = on_db!(&self.shared.db, pool => sqlx::query("UPDATE routines SET next_fire_at_ms = $3, updated_at_ms = $4 WHERE id = $1 AND next_fire_at_ms = $2")
             .bind(routine_id.0)
@@ -207,7 +217,11 @@ impl Routines {
     }
 
     /// (run key, state, job id, started at) of the latest runs, newest first.
-    pub async fn run_details(&self, routine_id: RoutineId, limit: i64) -> Result<Vec<(String, RunState, Option<JobId>, i64)>, StoreError> {
+    pub async fn run_details(
+        &self,
+        routine_id: RoutineId,
+        limit: i64,
+    ) -> Result<Vec<(String, RunState, Option<JobId>, i64)>, StoreError> {
         let op = "list routine runs";
         let rows: Vec<(String, String, Option<i64>, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
             "SELECT run_key, state, job_id, started_at_ms FROM routine_runs WHERE routine_id = $1 ORDER BY id DESC LIMIT $2",

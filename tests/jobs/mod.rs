@@ -4,5 +4,6 @@ mod agent_task;
 mod crash;
 mod nodes;
 mod pool;
+mod routines;
 mod state_machine;
 mod support;

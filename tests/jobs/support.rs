@@ -170,3 +170,25 @@ pub fn node(url: &str, name: &str, ledger_port: u16, extra: &[(&str, &str)]) -> 
     assert!(install.status.success(), "install http_post: {}", text(&install.stderr));
     sandbox
 }
+
+/// Chitin in-process with a given master key, so several in-process nodes can share one PostgreSQL database.
+pub async fn start_node(settings: &[(&str, &str)], master_key: &str) -> TestChitin {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::support::chitin::config(&dir, None, settings);
+    let env = chitin::service::ServiceEnv { master_key: Some(master_key.to_string()) };
+    let service = chitin::service::Service::start(&config, &env).await.expect("chitin starts");
+    let addr = service.gateway_addr();
+    TestChitin { service: Some(service), addr, dir, client: reqwest::Client::new() }
+}
+
+/// Jobs queued by routine `routine_id`, found by their idempotency keys.
+pub async fn routine_jobs(store: &Store, routine_id: i64) -> Vec<StoredJob> {
+    let mut jobs = Vec::new();
+    for summary in store.jobs().list(None, 10_000).await.expect("list jobs") {
+        let job = store.jobs().get(summary.id).await.expect("get job").expect("exists");
+        if job.idempotency_key.as_deref().is_some_and(|key| key.starts_with(&format!("routine:{routine_id}:"))) {
+            jobs.push(job);
+        }
+    }
+    jobs
+}

@@ -50,7 +50,12 @@ impl Actor for Repairer {
         Ok(RepairState { port: args.port, sweeps: 0, totals: RepairReport::default() })
     }
 
-    async fn handle(&self, me: ActorRef<RepairMsg>, msg: RepairMsg, st: &mut RepairState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        me: ActorRef<RepairMsg>,
+        msg: RepairMsg,
+        st: &mut RepairState,
+    ) -> Result<(), ActorProcessingErr> {
         let span = crate::span::actor_span("repairer", me.get_id());
         async move {
             match msg {
@@ -77,11 +82,8 @@ impl Actor for Repairer {
                     let _ = reply.send(st.totals);
                 }
                 RepairMsg::Health(reply) => {
-                    let _ = reply.send(SelfReport::running(format!(
-                        "{} sweeps, {} repairs",
-                        st.sweeps,
-                        st.totals.total()
-                    )));
+                    let _ =
+                        reply.send(SelfReport::running(format!("{} sweeps, {} repairs", st.sweeps, st.totals.total())));
                 }
             }
         }

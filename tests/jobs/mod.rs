@@ -4,6 +4,7 @@ mod agent_task;
 mod crash;
 mod nodes;
 mod pool;
+mod repair;
 mod routines;
 mod state_machine;
 mod support;

@@ -42,7 +42,7 @@ use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
 use crate::store::{EnqueueOutcome, StorageHealth, Store, StoreError};
 use crate::tools::{
     JobTools, PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools, job_tools,
-    memory_tools,
+    memory_tools, routine_tools,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -139,10 +139,11 @@ impl Service {
         let signals = JobSignals::default();
         let mut limits = job_limits(config);
         let mut known_tools = tools.names();
-        known_tools.extend(["job_spawn", "job_status", "job_cancel"].map(String::from));
+        known_tools
+            .extend(["job_spawn", "job_status", "job_cancel", "routine_create", "routine_list"].map(String::from));
         limits.known_tools = Some(known_tools);
         let jobs = JobTools { store: store.clone(), signals: signals.clone(), limits };
-        for tool in job_tools(jobs.clone()) {
+        for tool in job_tools(jobs.clone()).into_iter().chain(routine_tools(store.clone(), jobs.limits.clone())) {
             tools.register(tool)?;
         }
         tools.require_approval(config.agent.require_approval.iter().cloned());

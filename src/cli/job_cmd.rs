@@ -223,7 +223,8 @@ pub(super) async fn known_tools(config: &Config) -> anyhow::Result<Vec<String>> 
     use crate::sandbox::ToolCatalog;
     let mut names: Vec<String> = crate::tools::builtin_tools().iter().map(|tool| tool.spec().name.clone()).collect();
     names.extend(
-        ["memory_search", "memory_write", "memory_read", "job_spawn", "job_status", "job_cancel"].map(String::from),
+        ["memory_search", "memory_write", "memory_read", "job_spawn", "job_status", "job_cancel", "routine_list"]
+            .map(String::from),
     );
     let data_dir = config.data_dir.clone().unwrap_or_default();
     let catalog = crate::sandbox::JsonFileCatalog::new(data_dir.join("tools").join("catalog.json"));

@@ -5,6 +5,7 @@
 mod builtin;
 mod jobs;
 mod memory;
+mod routines;
 mod wasm;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::llm::ToolSpec;
 pub use builtin::{EchoTool, TimeTool, builtin_tools};
 pub use jobs::{JobCancelTool, JobSpawnTool, JobStatusTool, JobTools, job_tools};
 pub use memory::{MemoryReadTool, MemorySearchTool, MemoryWriteTool, memory_tools};
+pub use routines::{RoutineCreateTool, RoutineListTool, routine_tools};
 pub use wasm::{PoolRoute, SandboxExecutor, WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -56,5 +56,18 @@ async fn an_agent_task_answers_in_its_own_session_and_posts_back() {
         posted.iter().any(|body| body.contains(&format!("Job {} finished", job_id.0)) && body.contains("42")),
         "{posted:?}"
     );
+
+    // Creating a routine asks the owner first; after the yes it exists and answers in this conversation.
+    let create =
+        r#"{"name":"daily-summary","prompt":"Summarise my day","cron":"0 18 * * *","time_zone":"Europe/Berlin"}"#;
+    fake.push(Reply::Answer(Answer::text("").tool_call("call_r", "routine_create", create)));
+    fake.push(Reply::Answer(Answer::text("Scheduled.")));
+    let question = chitin.chat("asker", "summarise my day every evening").await;
+    assert!(question.contains("routine_create"), "the owner is asked first: {question}");
+    assert!(store.routines().get("daily-summary").await.unwrap().is_none(), "nothing before the yes");
+    assert_eq!(chitin.chat("asker", "yes").await, "Scheduled.");
+    let routine = store.routines().get("daily-summary").await.unwrap().expect("created after approval");
+    assert!(routine.enabled && routine.next_fire_at_ms.is_some());
+    assert_eq!(routine.action["action"]["reply_to"]["external_id"], "asker");
     chitin.stop().await;
 }

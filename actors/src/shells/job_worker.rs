@@ -16,6 +16,9 @@ use crate::ports::{JobLease, JobQueuePort, JobRunOutcome, LeaseStatus};
 
 pub struct JobWorker;
 
+/// Tries to record an outcome (about 10 s in all) before leaving the job to lease expiry.
+const FINISH_ATTEMPTS: u32 = 8;
+
 pub enum JobWorkerMsg {
     /// Look for work: sent by the wake-up waiter, and by the worker itself after each job.
     Poll,
@@ -208,9 +211,145 @@ async fn finished(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState, job_id: 
         return;
     }
     let Some(running) = st.running.take() else { return };
-    if let Err(error) = queue.finish(&running.lease, &st.args.worker, outcome).await {
-        warn!(job = job_id, %error, "could not record the job's outcome; the lease will expire and it runs again");
+    // The database may be restarting: keep trying for a while, so a finished job is not run again.
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=FINISH_ATTEMPTS {
+        match queue.finish(&running.lease, &st.args.worker, outcome.clone()).await {
+            Ok(()) => break,
+            Err(error) if attempt == FINISH_ATTEMPTS => {
+                warn!(job = job_id, %error, "could not record the job's outcome; the lease will expire and it runs again");
+            }
+            Err(error) => {
+                warn!(job = job_id, %error, attempt, "could not record the job's outcome; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
     }
     st.finished += 1;
     let _ = me.cast(JobWorkerMsg::Poll);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::ports::{BoxFuture, JobQueueError};
+
+    /// An in-memory queue: hands out the leases it was given, records outcomes, answers renewals as told.
+    #[derive(Default)]
+    struct FakeQueue {
+        pending: Mutex<Vec<JobLease>>,
+        finished: Mutex<Vec<(i64, JobRunOutcome)>>,
+        renewal: Mutex<Option<LeaseStatus>>,
+        renewals: Mutex<u32>,
+    }
+
+    fn lease(job_id: i64, kind: &str) -> JobLease {
+        JobLease {
+            job_id,
+            kind: kind.into(),
+            attempt: 1,
+            payload: String::new(),
+            idempotency_key: format!("job-{job_id}"),
+            conversation: None,
+        }
+    }
+
+    impl JobQueuePort for FakeQueue {
+        fn claim(&self, _worker: &str) -> BoxFuture<'_, Result<Option<JobLease>, JobQueueError>> {
+            Box::pin(async move { Ok(self.pending.lock().expect("lock").pop()) })
+        }
+
+        fn run(&self, lease: JobLease) -> BoxFuture<'static, JobRunOutcome> {
+            Box::pin(async move {
+                match lease.kind.as_str() {
+                    "panic" => panic!("job told to panic"),
+                    "forever" => std::future::pending().await,
+                    _ => JobRunOutcome::Succeeded(format!("done {}", lease.job_id)),
+                }
+            })
+        }
+
+        fn renew(&self, _job_id: i64, _worker: &str) -> BoxFuture<'_, Result<LeaseStatus, JobQueueError>> {
+            Box::pin(async move {
+                *self.renewals.lock().expect("lock") += 1;
+                Ok(self.renewal.lock().expect("lock").unwrap_or(LeaseStatus::Held))
+            })
+        }
+
+        fn finish(
+            &self,
+            lease: &JobLease,
+            _worker: &str,
+            outcome: JobRunOutcome,
+        ) -> BoxFuture<'_, Result<(), JobQueueError>> {
+            let job_id = lease.job_id;
+            Box::pin(async move {
+                self.finished.lock().expect("lock").push((job_id, outcome));
+                Ok(())
+            })
+        }
+
+        fn wait_for_work(&self) -> BoxFuture<'static, ()> {
+            Box::pin(tokio::time::sleep(Duration::from_millis(10)))
+        }
+
+        fn renew_every(&self) -> Duration {
+            Duration::from_millis(20)
+        }
+    }
+
+    async fn until(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_attempt_and_the_worker_goes_on() {
+        let queue = Arc::new(FakeQueue::default());
+        queue.pending.lock().expect("lock").extend([lease(2, "ok"), lease(1, "panic")]);
+        let args = JobWorkerArgs { worker: "node/0".into(), queue: Some(queue.clone()) };
+        let (worker, handle) = Actor::spawn(None, JobWorker, args).await.expect("spawn");
+        until("both jobs finished", || queue.finished.lock().expect("lock").len() == 2).await;
+        let finished = queue.finished.lock().expect("lock").clone();
+        assert!(
+            matches!(&finished[0], (1, JobRunOutcome::Retryable(reason)) if reason.contains("panicked")),
+            "{finished:?}"
+        );
+        assert_eq!(finished[1], (2, JobRunOutcome::Succeeded("done 2".into())));
+        worker.stop(None);
+        handle.await.expect("stopped");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_seen_at_renewal_stops_the_job_and_a_lost_lease_is_dropped() {
+        let queue = Arc::new(FakeQueue::default());
+        queue.pending.lock().expect("lock").push(lease(7, "forever"));
+        let args = JobWorkerArgs { worker: "node/0".into(), queue: Some(queue.clone()) };
+        let (worker, handle) = Actor::spawn(None, JobWorker, args).await.expect("spawn");
+        until("renewals", || *queue.renewals.lock().expect("lock") >= 2).await;
+        assert!(queue.finished.lock().expect("lock").is_empty(), "still running while the lease is held");
+        *queue.renewal.lock().expect("lock") = Some(LeaseStatus::CancelRequested);
+        until("cancelled", || !queue.finished.lock().expect("lock").is_empty()).await;
+        assert_eq!(queue.finished.lock().expect("lock")[0], (7, JobRunOutcome::Cancelled));
+
+        // A lost lease: the worker stops the attempt and records nothing (another node owns the job now).
+        *queue.renewal.lock().expect("lock") = Some(LeaseStatus::Lost);
+        queue.pending.lock().expect("lock").push(lease(8, "forever"));
+        let _ = worker.cast(JobWorkerMsg::Poll);
+        let before = *queue.renewals.lock().expect("lock");
+        until("the lost lease is seen", || *queue.renewals.lock().expect("lock") > before).await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(queue.finished.lock().expect("lock").len(), 1, "nothing recorded for the lost job");
+        let report = crate::health::probe(&worker).await.expect("answers");
+        assert!(report.detail.starts_with("idle"), "{}", report.detail);
+        worker.stop(None);
+        handle.await.expect("stopped");
+    }
 }

@@ -25,6 +25,8 @@ pub const TURN_SECONDS: &str = chitin_actors::metric_names::TURN_SECONDS;
 pub const LLM_TOKENS: &str = "chitin_llm_tokens_total";
 /// Tool calls by tool and outcome (`ok`, `error`, `denied`, …).
 pub const TOOL_CALLS: &str = "chitin_tool_calls_total";
+/// Repairs made (by the repairer, or a node's job waker for expired leases), by what was repaired.
+pub const REPAIRS: &str = "chitin_repairs_total";
 /// Jobs by state (scrape time).
 pub const JOBS: &str = "chitin_jobs";
 /// Restarts per supervised actor since start (scrape time).

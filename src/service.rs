@@ -27,14 +27,23 @@ use crate::config::{ChannelsConfig, Config};
 use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
 use crate::intake::StoreIntake;
+use crate::jobs::{
+    Backoff, JobError, JobExecutor, JobLimits, JobSignals, JobSubmission, QueueSettings, ReplyTarget, StoreJobQueue,
+    node_name,
+};
 use crate::llm::{FailoverChain, LlmConfig, LlmError, LlmProvider};
 use crate::memory::watcher::WorkspaceIndexing;
 use crate::memory::{MemoryService, build_embedder};
+use crate::repair::{RepairSettings, StoreRepairs};
+use crate::routines::{HeartbeatSettings, RoutineScheduler};
 use crate::safety::LeakScanner;
 use crate::sandbox_services::open_sandbox;
 use crate::secrets::{SecretError, SecretStore, stored_for_scanner};
-use crate::store::{StorageHealth, Store, StoreError};
-use crate::tools::{PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools, memory_tools};
+use crate::store::{EnqueueOutcome, StorageHealth, Store, StoreError};
+use crate::tools::{
+    JobTools, PoolRoute, SandboxExecutor, ToolError, ToolRegistry, builtin_tools, installed_tools, job_tools,
+    memory_tools, routine_tools,
+};
 use crate::web_port::ServiceWebPort;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +95,10 @@ pub struct Service {
     gateway_addr: SocketAddr,
     gateway: JoinHandle<Result<(), GatewayError>>,
     stop_gateway: oneshot::Sender<()>,
+    /// This node's job waker (notifications, due retries, expired leases); stopped before storage closes.
+    job_waker: JoinHandle<()>,
+    /// Submit-time checks and this node's wake-up for jobs submitted in-process.
+    jobs: JobTools,
 }
 
 impl Service {
@@ -126,24 +139,57 @@ impl Service {
                 warn!(tool = %name, %error, "installed tool not offered to the agent");
             }
         }
+        let signals = JobSignals::default();
+        let mut limits = job_limits(config);
+        let mut known_tools = tools.names();
+        known_tools
+            .extend(["job_spawn", "job_status", "job_cancel", "routine_create", "routine_list"].map(String::from));
+        limits.known_tools = Some(known_tools);
+        let jobs = JobTools { store: store.clone(), signals: signals.clone(), limits };
+        for tool in job_tools(jobs.clone()).into_iter().chain(routine_tools(store.clone(), jobs.limits.clone())) {
+            tools.register(tool)?;
+        }
         tools.require_approval(config.agent.require_approval.iter().cloned());
+        let tools = Arc::new(tools);
         let hub = ReplyHub::default();
-        let agent = Agent::new(
+        let agent = Arc::new(
+            Agent::new(
+                store.clone(),
+                llm,
+                Arc::clone(&tools),
+                hub.clone(),
+                agent_settings(config, &workspace),
+                &stored_secrets,
+            )?
+            .with_memory(memory, config.memory.prompt_tokens),
+        );
+        let executor =
+            Arc::new(JobExecutor { store: store.clone(), tools, agent: Some(Arc::clone(&agent)), hub: hub.clone() });
+        let (job_queue, job_waker) =
+            StoreJobQueue::start(store.clone(), queue_settings(config), signals.clone(), executor);
+        let scheduler = Arc::new(RoutineScheduler::new(
             store.clone(),
-            llm,
-            Arc::new(tools),
+            jobs.limits.clone(),
+            signals.clone(),
+            heartbeat_settings(config, &workspace),
+        ));
+        let repairs = Arc::new(StoreRepairs::new(
+            store.clone(),
+            Arc::clone(&tree_cell),
             hub.clone(),
-            agent_settings(config, &workspace),
-            &stored_secrets,
-        )?
-        .with_memory(memory, config.memory.prompt_tokens);
+            Arc::clone(&scheduler),
+            RepairSettings {
+                outbox_after: Duration::from_secs(config.repair.outbox_after_secs),
+                unanswered_after: Duration::from_secs(config.repair.unanswered_after_secs),
+            },
+        ));
         let ports = channel_ports(store.clone(), Arc::clone(&tree_cell), hub.clone());
         let chat = chat_channels(&config.channels, &ports)?;
         let tree = Arc::new(
             ActorTree::start(
                 tree_settings(config),
                 TreeServices {
-                    turn_runner: Arc::new(agent),
+                    turn_runner: agent,
                     tool_executor: Arc::new(SandboxExecutor {
                         sandbox,
                         audit: store.audit(),
@@ -151,6 +197,9 @@ impl Service {
                     }),
                     channels: chat.specs,
                     memory_indexer: Some(Arc::new(indexing)),
+                    job_queue: Some(job_queue),
+                    scheduler: Some(scheduler),
+                    repairs: Some(repairs),
                 },
             )
             .await
@@ -173,6 +222,7 @@ impl Service {
             .merge(gateway::metrics_routes(metrics, auth.clone()))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))
             .merge(openai_api::routes(Arc::clone(&intake), auth))
+            .merge(crate::routines::webhook::routes(store.clone(), jobs.limits.clone(), jobs.signals.clone()))
             .merge(chat.routes);
         let (stop_gateway, stopped) = oneshot::channel::<()>();
         let gateway_addr = server.local_addr();
@@ -180,7 +230,30 @@ impl Service {
             let _ = stopped.await;
         });
         info!(gateway = %gateway_addr, data_dir = %data_dir.display(), "chitin is running");
-        Ok(Self { tree, store, intake, gateway_addr, gateway, stop_gateway })
+        Ok(Self { tree, store, intake, gateway_addr, gateway, stop_gateway, job_waker, jobs })
+    }
+
+    /// Checks and queues a job, and wakes this node's idle workers at once.
+    pub async fn submit_job(&self, submission: &JobSubmission) -> Result<EnqueueOutcome, JobError> {
+        let outcome = crate::jobs::submit(&self.store, submission, &self.jobs.limits).await?;
+        self.jobs.signals.job_queued();
+        Ok(outcome)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Checks and stores a routine (tool names against this process's registry).
+    pub async fn create_routine(
+        &self,
+        request: &crate::routines::NewRoutineRequest,
+    ) -> Result<crate::routines::Created, crate::routines::RoutineError> {
+        crate::routines::create(&self.store, request, &self.jobs.limits).await
+    }
+
+    pub fn tree(&self) -> &ActorTree {
+        &self.tree
     }
 
     pub fn gateway_addr(&self) -> SocketAddr {
@@ -209,6 +282,7 @@ impl Service {
     pub async fn shutdown(self, grace: Duration) -> Result<(), ServiceError> {
         let _ = self.stop_gateway.send(());
         let tree_result = self.tree.shutdown(grace).await;
+        self.job_waker.abort();
         match tokio::time::timeout(grace, self.gateway).await {
             Ok(Ok(Err(error))) => error!(%error, "gateway stopped with an error"),
             Ok(Err(join)) => error!(%join, "gateway task failed"),
@@ -372,13 +446,55 @@ fn agent_settings(config: &Config, workspace: &Path) -> AgentSettings {
     }
 }
 
+/// Submit-time checks from `[jobs]` (the tool list is added by whoever knows it).
+pub fn job_limits(config: &Config) -> JobLimits {
+    JobLimits {
+        max_payload_bytes: config.jobs.max_payload_bytes,
+        default_max_attempts: config.jobs.max_attempts,
+        known_tools: None,
+    }
+}
+
+/// The heartbeat from `[heartbeat]`: HEARTBEAT.md in the workspace, answers to `reply_to` when set.
+fn heartbeat_settings(config: &Config, workspace: &Path) -> Option<HeartbeatSettings> {
+    let heartbeat = &config.heartbeat;
+    if heartbeat.interval_secs == 0 {
+        return None;
+    }
+    let reply_to = heartbeat.reply_to.split_once(':').map(|(channel, external_id)| ReplyTarget {
+        channel: channel.to_string(),
+        external_id: external_id.to_string(),
+    });
+    Some(HeartbeatSettings {
+        every: Duration::from_secs(heartbeat.interval_secs),
+        file: workspace.join("HEARTBEAT.md"),
+        reply_to,
+    })
+}
+
+fn queue_settings(config: &Config) -> QueueSettings {
+    let jobs = &config.jobs;
+    QueueSettings {
+        node: node_name(Some(&jobs.node)),
+        lease: Duration::from_millis(jobs.lease_ms),
+        poll: Duration::from_millis(jobs.poll_ms),
+        notify: jobs.notify,
+        backoff: Backoff {
+            initial: Duration::from_millis(jobs.retry_initial_ms),
+            max: Duration::from_millis(jobs.retry_max_ms),
+            jitter: 0.2,
+        },
+    }
+}
+
 fn tree_settings(config: &Config) -> TreeSettings {
     let supervision = &config.supervision;
     TreeSettings {
         job_workers: config.jobs.workers,
+        node: node_name(Some(&config.jobs.node)),
         sandbox_permits: config.sandbox.max_concurrent,
-        scheduler_tick: Duration::from_secs(1),
-        repair_every: Duration::from_secs(30),
+        scheduler_tick: Duration::from_millis(config.routines.tick_ms),
+        repair_every: Duration::from_secs(config.repair.every_secs),
         session_idle: Duration::from_secs(config.agent.idle_secs),
         session_queue: config.agent.queue_capacity,
         session_overload: OverloadPolicy::Wait(Duration::from_millis(config.agent.queue_wait_ms)),

@@ -11,7 +11,8 @@ use chitin_channels::ports::BoxFuture;
 use crate::memory::MemoryService;
 use crate::memory::rank::SearchFilter;
 use crate::sandbox::{JsonFileCatalog, tool_info, tool_list};
-use crate::store::{ConversationId, Store};
+use crate::routines::schedule_of;
+use crate::store::{CancelOutcome, ConversationId, JobId, RoutineId, Store, now_ms};
 
 /// The service's answer to the UI's questions.
 pub struct ServiceWebPort {
@@ -121,12 +122,28 @@ impl WebPort for ServiceWebPort {
         })
     }
 
-    fn jobs(&self, _limit: i64) -> BoxFuture<'_, Result<Vec<JobView>, String>> {
-        Box::pin(async move { Err("job listing lands with the jobs work".to_string()) })
+    fn jobs(&self, limit: i64) -> BoxFuture<'_, Result<Vec<JobView>, String>> {
+        Box::pin(async move {
+            let jobs = self.store.jobs().list(None, limit).await.map_err(|error| error.to_string())?;
+            Ok(jobs
+                .into_iter()
+                .map(|job| JobView {
+                    id: job.id.0,
+                    kind: job.kind,
+                    state: job.state.as_str().to_string(),
+                    attempts: job.attempts,
+                    node: job.node,
+                    updated_at_ms: job.updated_at_ms,
+                })
+                .collect())
+        })
     }
 
-    fn cancel_job(&self, _id: i64) -> BoxFuture<'_, Result<bool, String>> {
-        Box::pin(async move { Err("job cancelling lands with the jobs work".to_string()) })
+    fn cancel_job(&self, id: i64) -> BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async move {
+            let outcome = self.store.jobs().cancel(JobId(id)).await.map_err(|error| error.to_string())?;
+            Ok(matches!(outcome, CancelOutcome::Cancelled | CancelOutcome::Requested))
+        })
     }
 
     fn routines(&self) -> BoxFuture<'_, Result<Vec<RoutineView>, String>> {
@@ -145,7 +162,19 @@ impl WebPort for ServiceWebPort {
         })
     }
 
-    fn set_routine_paused(&self, _id: i64, _paused: bool) -> BoxFuture<'_, Result<bool, String>> {
-        Box::pin(async move { Err("pausing routines lands with the jobs work".to_string()) })
+    fn set_routine_paused(&self, id: i64, paused: bool) -> BoxFuture<'_, Result<bool, String>> {
+        Box::pin(async move {
+            let routines = self.store.routines();
+            let Some(routine) = routines.get_by_id(RoutineId(id)).await.map_err(|error| error.to_string())? else {
+                return Ok(false);
+            };
+            // A resumed cron routine fires at its next slot from now, not at the ones missed while paused.
+            let next_fire_at_ms = if paused {
+                None
+            } else {
+                schedule_of(&routine).map_err(|error| error.to_string())?.and_then(|schedule| schedule.next_after(now_ms()))
+            };
+            routines.set_enabled(&routine.name, !paused, next_fire_at_ms).await.map_err(|error| error.to_string())
+        })
     }
 }

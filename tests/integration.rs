@@ -9,6 +9,7 @@ mod binary;
 mod config;
 mod gateway_api;
 mod gateway_ops;
+mod jobs;
 mod llm;
 mod memory;
 mod repl;

@@ -1,5 +1,6 @@
 //! The browser UI in real headless Chromium (Debian's `chromium` + `chromedriver`, installed by scripts/test.sh),
-//! against the whole service: log in, chat with a streamed answer, search memory, and the wrong token refused.
+//! against the whole service: log in, chat with a streamed answer, search memory, cancel a job, and the wrong
+//! token refused.
 //! Screenshots of each step go to `target/ui-screenshots/`.
 
 use std::path::PathBuf;
@@ -7,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use chitin::store::{NewJob, now_ms};
 use serde_json::json;
 
 use crate::support::chitin::{TOKEN, TestChitin, eventually};
@@ -222,6 +224,37 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
     assert!(document.contains("tomato seedlings"), "{document}");
     screenshot(&browser, "04-memory-search.png").await;
 
+    // Jobs: a queued job (due in an hour, so no worker takes it) is listed and cancelled from the page.
+    let store = chitin.service.as_ref().expect("running").store().clone();
+    let job = store
+        .jobs()
+        .enqueue(&NewJob {
+            kind: "tool",
+            idempotency_key: None,
+            conversation_id: None,
+            payload: r#"{"tool":"echo","params":{"text":"later"}}"#,
+            max_attempts: 3,
+            run_after_ms: now_ms() + 3_600_000,
+            priority: 0,
+            max_runtime_ms: None,
+        })
+        .await
+        .expect("enqueue")
+        .job_id();
+    browser.find(Locator::Css("#tabs button[data-tab='jobs']")).await.expect("tab").click().await.expect("click");
+    let row = format!("#job-rows tr[data-job='{}']", job.0);
+    let state = wait_for("the queued job", || async { text_of(&browser, &format!("{row} td.state")).await }).await;
+    assert_eq!(state, "queued");
+    screenshot(&browser, "05-jobs-queued.png").await;
+    browser.find(Locator::Css(&format!("{row} button.cancel"))).await.expect("cancel").click().await.expect("click");
+    wait_for("the job to show as cancelled", || async {
+        text_of(&browser, &format!("{row} td.state")).await.filter(|state| state == "cancelled")
+    })
+    .await;
+    let stored = store.jobs().get(job).await.expect("get").expect("job");
+    assert_eq!(stored.state.as_str(), "cancelled", "the cancel reached the store");
+    screenshot(&browser, "06-jobs-cancelled.png").await;
+
     // Status shows the actor tree.
     browser.find(Locator::Css("#tabs button[data-tab='status']")).await.expect("tab").click().await.expect("click");
     let tree = wait_for("the actor tree", || async {
@@ -229,7 +262,7 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
     })
     .await;
     assert!(tree.contains("sessions") || tree.contains("channels"), "{tree}");
-    screenshot(&browser, "05-status.png").await;
+    screenshot(&browser, "07-status.png").await;
 
     // Logging out ends the session: the API refuses the old cookie.
     browser.find(Locator::Id("logout-button")).await.expect("logout").click().await.expect("click");

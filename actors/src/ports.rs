@@ -85,3 +85,119 @@ pub enum ToolExecutionError {
 pub trait ToolExecutor: Send + Sync + 'static {
     fn execute(&self, execution: ToolExecution) -> BoxFuture<'static, Result<String, ToolExecutionError>>;
 }
+
+/// A job leased to one worker, as the bus sees it: ids and opaque text only.
+#[derive(Debug, Clone)]
+pub struct JobLease {
+    pub job_id: i64,
+    pub kind: String,
+    /// This attempt's number, from 1.
+    pub attempt: i64,
+    /// Opaque to the bus; the port that claimed it knows how to run it.
+    pub payload: String,
+    pub idempotency_key: String,
+    pub conversation: Option<i64>,
+}
+
+/// How one attempt of a job ended, as its runner reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobRunOutcome {
+    Succeeded(String),
+    /// Worth another attempt (after backoff), if any remain.
+    Retryable(String),
+    /// Will fail the same way again: fail now, whatever attempts remain.
+    Permanent(String),
+    Cancelled,
+}
+
+/// What a worker learns when it renews its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    Held,
+    /// Stop the run and finish the job as cancelled.
+    CancelRequested,
+    /// The lease expired and the job went back to the queue (or ended): stop without finishing it.
+    Lost,
+}
+
+/// Why the job queue could not be reached; the worker logs it and tries again on the next wake-up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("job queue: {reason}")]
+pub struct JobQueueError {
+    pub reason: String,
+}
+
+/// The persisted job queue and the job kinds' runners, as the `JobSupervisor` and its workers use them.
+pub trait JobQueuePort: Send + Sync + 'static {
+    /// Leases the next due job to `worker`, if there is one.
+    fn claim(&self, worker: &str) -> BoxFuture<'_, Result<Option<JobLease>, JobQueueError>>;
+
+    /// Runs one attempt; the future is polled in its own task, so a panic there fails only this attempt.
+    fn run(&self, lease: JobLease) -> BoxFuture<'static, JobRunOutcome>;
+
+    fn renew(&self, job_id: i64, worker: &str) -> BoxFuture<'_, Result<LeaseStatus, JobQueueError>>;
+
+    /// Ends the lease with the outcome (retries get their backoff here).
+    fn finish(
+        &self,
+        lease: &JobLease,
+        worker: &str,
+        outcome: JobRunOutcome,
+    ) -> BoxFuture<'_, Result<(), JobQueueError>>;
+
+    /// Resolves when there may be new work: a notification from any node, a due retry, or the polling fallback.
+    fn wait_for_work(&self) -> BoxFuture<'static, ()>;
+
+    /// How often a running job's lease is renewed (well inside the lease).
+    fn renew_every(&self) -> std::time::Duration;
+}
+
+/// Why a scheduler pass failed; the Scheduler logs it and tries again at the next tick.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("scheduler: {reason}")]
+pub struct SchedulerError {
+    pub reason: String,
+}
+
+/// Routines and the heartbeat, as the `Scheduler` actor drives them.
+pub trait SchedulerPort: Send + Sync + 'static {
+    /// Fires what is due (schedules, events); returns how many routines fired on this node.
+    fn tick(&self) -> BoxFuture<'_, Result<u64, SchedulerError>>;
+
+    /// Acts on the heartbeat file if it has content; false when it was skipped (empty or missing).
+    fn heartbeat(&self) -> BoxFuture<'_, Result<bool, SchedulerError>>;
+
+    /// `None`: no heartbeat.
+    fn heartbeat_every(&self) -> Option<std::time::Duration>;
+}
+
+/// What one repair sweep healed, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    pub jobs_requeued: u64,
+    pub jobs_failed: u64,
+    pub replies_redelivered: u64,
+    pub turns_resumed: u64,
+    pub routines_rescheduled: u64,
+}
+
+impl RepairReport {
+    pub fn total(&self) -> u64 {
+        self.jobs_requeued
+            + self.jobs_failed
+            + self.replies_redelivered
+            + self.turns_resumed
+            + self.routines_rescheduled
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("repair sweep: {reason}")]
+pub struct RepairError {
+    pub reason: String,
+}
+
+/// The checks the `Repairer` runs each sweep.
+pub trait RepairPort: Send + Sync + 'static {
+    fn sweep(&self) -> BoxFuture<'_, Result<RepairReport, RepairError>>;
+}

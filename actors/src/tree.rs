@@ -12,12 +12,15 @@ use crate::admission::OverloadPolicy;
 use crate::error::{BusError, call_outcome};
 use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
-use crate::ports::{MemoryIndexPort, ToolExecution, ToolExecutionError, ToolExecutor, TurnRunner};
-use crate::shells::job_worker::JobWorker;
+use crate::ports::{
+    JobQueuePort, MemoryIndexPort, RepairPort, SchedulerPort, ToolExecution, ToolExecutionError, ToolExecutor,
+    TurnRunner,
+};
+use crate::shells::job_worker::{JobWorker, JobWorkerArgs};
 use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};
-use crate::shells::repairer::Repairer;
+use crate::shells::repairer::{RepairMsg, Repairer, RepairerArgs};
 use crate::shells::sandbox_pool::{self, SandboxPool, SandboxPoolArgs, SandboxPoolMsg};
-use crate::shells::scheduler::Scheduler;
+use crate::shells::scheduler::{Scheduler, SchedulerArgs};
 use crate::shells::session_router::{self, RouterMsg, SessionRegistry, SessionRouter, SessionRouterArgs};
 use crate::slot::ChildSlot;
 use crate::supervision::{ChildSpec, RestartPolicy, Strategy, Supervisor, SupervisorMsg, SupervisorSpec};
@@ -32,6 +35,8 @@ const MEMORY_INDEX_POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct TreeSettings {
     pub job_workers: usize,
+    /// This process's name among the nodes sharing one database; job workers lease as `<node>/<slot>`.
+    pub node: String,
     pub sandbox_permits: usize,
     pub scheduler_tick: Duration,
     pub repair_every: Duration,
@@ -50,6 +55,12 @@ pub struct TreeServices {
     pub channels: Vec<ChildSpec>,
     /// The memory indexing queue; `None` leaves the indexer idle.
     pub memory_indexer: Option<Arc<dyn MemoryIndexPort>>,
+    /// The persisted job queue the job workers drain; `None` leaves them idle.
+    pub job_queue: Option<Arc<dyn JobQueuePort>>,
+    /// Routines and the heartbeat; `None` leaves the scheduler idle.
+    pub scheduler: Option<Arc<dyn SchedulerPort>>,
+    /// The repairer's checks; `None` leaves it idle.
+    pub repairs: Option<Arc<dyn RepairPort>>,
 }
 
 /// A running actor tree.
@@ -60,12 +71,14 @@ pub struct ActorTree {
     router: ChildSlot<RouterMsg>,
     registry: SessionRegistry,
     sandbox: ChildSlot<SandboxPoolMsg>,
+    repairer: ChildSlot<RepairMsg>,
 }
 
 impl ActorTree {
     pub async fn start(settings: TreeSettings, services: TreeServices) -> Result<Self, BusError> {
         let router = ChildSlot::new();
         let sandbox = ChildSlot::new();
+        let repairer = ChildSlot::new();
         let sandbox_args = SandboxPoolArgs::new(services.tool_executor, settings.sandbox_permits);
         let registry = SessionRegistry::default();
         let restart = settings.restart.clone();
@@ -75,11 +88,18 @@ impl ActorTree {
             strategy: Strategy::OneForOne,
             children: services.channels.into_iter().map(|c| c.with_policy(restart.clone())).collect(),
         };
+        // The JobSupervisor: restarts each worker on its own; the queue port wakes idle workers.
         let job_workers = SupervisorSpec {
             name: "jobs".into(),
             strategy: Strategy::OneForOne,
             children: (0..settings.job_workers)
-                .map(|slot| ChildSpec::new(format!("job-worker-{slot}"), ChildSlot::new(), move || (JobWorker, slot)))
+                .map(|slot| {
+                    let args = JobWorkerArgs {
+                        worker: format!("{}/{slot}", settings.node),
+                        queue: services.job_queue.clone(),
+                    };
+                    ChildSpec::new(format!("job-worker-{slot}"), ChildSlot::new(), move || (JobWorker, args.clone()))
+                })
                 .map(|c| c.with_policy(restart.clone()))
                 .collect(),
         };
@@ -96,15 +116,16 @@ impl ActorTree {
             batch_size: MEMORY_INDEX_BATCH,
             poll: MEMORY_INDEX_POLL,
         };
-        let (tick, sweep) = (settings.scheduler_tick, settings.repair_every);
+        let scheduler_args = SchedulerArgs { tick: settings.scheduler_tick, port: services.scheduler };
+        let repairer_args = RepairerArgs { every: settings.repair_every, port: services.repairs };
         let children = vec![
             ChildSpec::new("channels", ChildSlot::new(), move || (Supervisor, channels.clone())),
             ChildSpec::new("sessions", router.clone(), move || (SessionRouter, router_args.clone())),
             ChildSpec::new("jobs", ChildSlot::new(), move || (Supervisor, job_workers.clone())),
             ChildSpec::new("sandbox", sandbox.clone(), move || (SandboxPool, sandbox_args.clone())),
             ChildSpec::new("memory-indexer", ChildSlot::new(), move || (MemoryIndexer, indexer_args.clone())),
-            ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, tick)),
-            ChildSpec::new("repairer", ChildSlot::new(), move || (Repairer, sweep)),
+            ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, scheduler_args.clone())),
+            ChildSpec::new("repairer", repairer.clone(), move || (Repairer, repairer_args.clone())),
         ];
         let spec = SupervisorSpec {
             name: "root".into(),
@@ -115,7 +136,7 @@ impl ActorTree {
             .await
             .map_err(|source| BusError::Spawn { actor: "root supervisor".into(), source })?;
         info!("actor tree started");
-        Ok(Self { root, join: Mutex::new(Some(join)), router, registry, sandbox })
+        Ok(Self { root, join: Mutex::new(Some(join)), router, registry, sandbox, repairer })
     }
 
     /// The whole tree's health, for `chitin status` and `/readyz`.
@@ -151,6 +172,13 @@ impl ActorTree {
         timeout: Duration,
     ) -> Result<String, ToolExecutionError> {
         sandbox_pool::execute(&self.sandbox, execution, timeout).await
+    }
+
+    /// Everything the repairer healed since start.
+    pub async fn repairs(&self) -> Result<crate::ports::RepairReport, BusError> {
+        let repairer = self.repairer.get().ok_or_else(|| BusError::ActorDown { actor: "repairer".into() })?;
+        let result = repairer.call(RepairMsg::Totals, Some(Duration::from_millis(PROBE_TIMEOUT_MS))).await;
+        call_outcome("repairer", PROBE_TIMEOUT_MS, result)
     }
 
     pub fn sessions(&self) -> &SessionRegistry {

@@ -266,6 +266,44 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// Runs `prompt` as one turn of the internal conversation `task` (its own history and tools, nothing else of
+    /// the asker's) and returns the answer. The prompt is stored under `task_id` first, so an attempt repeated
+    /// after a crash answers from the stored reply instead of asking the model again.
+    pub async fn run_task(&self, task: &ConversationId, task_id: &str, prompt: &str) -> Result<String, TurnError> {
+        let fail = |error: StoreError| TurnError { conversation: task.clone(), reason: describe(&error) };
+        let message = crate::store::InboundMessage {
+            channel: task.channel_name(),
+            external_conversation_id: task.external_id(),
+            platform_message_id: task_id,
+            sender: Some("job"),
+            body: prompt,
+        };
+        let message_id = match self.store.inbound().record_inbound(&message).await.map_err(fail)? {
+            crate::store::InboundOutcome::Inserted { message_id, .. }
+            | crate::store::InboundOutcome::Duplicate { message_id, .. } => message_id,
+        };
+        if self.store.conversations().reply_to(message_id).await.map_err(fail)?.is_none() {
+            let inbound = Inbound {
+                conversation: task.clone(),
+                channel: chitin_actors::ChannelKind::Internal,
+                platform_message_id: task_id.to_string(),
+                record_id: message_id.0,
+                sender: "job".into(),
+                text: prompt.to_string(),
+            };
+            self.run_turn(inbound).await?;
+        }
+        let Some((reply, outbox_id)) = self.store.conversations().reply_to(message_id).await.map_err(fail)? else {
+            return Err(TurnError { conversation: task.clone(), reason: "the turn filed no reply".into() });
+        };
+        // Nobody reads an internal conversation's outbox: its reply is "delivered" once the job has it.
+        self.store.outbox().mark_delivered(outbox_id, None).await.map_err(fail)?;
+        self.sessions.forget(task);
+        Ok(reply.body)
+    }
+}
+
 const ALWAYS_APPROVED_KEY: &str = "approvals.always";
 
 /// What a turn produced: the reply text, the inbound message's new status, and the tokens billed (when a model

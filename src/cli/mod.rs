@@ -3,7 +3,9 @@
 mod audit_cmd;
 mod config_cmd;
 mod db_cmd;
+mod job_cmd;
 mod memory_cmd;
+mod routine_cmd;
 mod run;
 mod safety_cmd;
 mod secret_cmd;
@@ -86,6 +88,12 @@ pub enum Command {
     /// The tamper-evident audit log of tool executions and security decisions.
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Background jobs: submit, list, show, wait for, cancel, retry.
+    #[command(subcommand)]
+    Job(job_cmd::JobCommand),
+    /// Routines: work started on a schedule, an event or a webhook.
+    #[command(subcommand)]
+    Routine(routine_cmd::RoutineCommand),
     /// Manage WASM tools: install (with capability approval), list, info, remove, run.
     #[command(subcommand)]
     Tool(tool_cmd::ToolCommand),
@@ -163,6 +171,14 @@ pub fn main() -> ExitCode {
         Command::Run { no_repl } => {
             let env = crate::service::ServiceEnv { master_key: std::env::var("CHITIN_MASTER_KEY").ok() };
             with_runtime(|| run::run(config, env, no_repl))
+        }
+        Command::Job(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| job_cmd::run(config, master_key, command))
+        }
+        Command::Routine(command) => {
+            let master_key = std::env::var("CHITIN_MASTER_KEY").ok();
+            with_runtime(|| routine_cmd::run(config, master_key, command))
         }
         Command::Tool(command) => {
             let master_key = std::env::var("CHITIN_MASTER_KEY").ok();

@@ -165,6 +165,10 @@ fn cross_checks(config: &Config) -> Vec<String> {
     }
     for (key, value) in [
         ("jobs.workers", config.jobs.workers),
+        ("jobs.lease_ms", config.jobs.lease_ms as usize),
+        ("jobs.poll_ms", config.jobs.poll_ms as usize),
+        ("jobs.max_attempts", config.jobs.max_attempts.max(0) as usize),
+        ("jobs.max_payload_bytes", config.jobs.max_payload_bytes),
         ("sandbox.max_concurrent", config.sandbox.max_concurrent),
         ("agent.queue_capacity", config.agent.queue_capacity),
     ] {

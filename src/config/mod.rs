@@ -24,6 +24,9 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub agent: AgentConfig,
     pub jobs: JobsConfig,
+    pub routines: RoutinesConfig,
+    pub heartbeat: HeartbeatConfig,
+    pub repair: RepairConfig,
     pub sandbox: SandboxConfig,
     pub supervision: SupervisionConfig,
     pub shutdown: ShutdownConfig,
@@ -65,6 +68,49 @@ pub struct AgentConfig {
 #[serde(deny_unknown_fields)]
 pub struct JobsConfig {
     pub workers: usize,
+    /// This node's name among nodes sharing one database; empty means `<hostname>:<pid>`.
+    #[serde(default)]
+    pub node: String,
+    /// How long a claimed job stays leased without a renewal; a dead worker's jobs run again after it.
+    pub lease_ms: u64,
+    /// Longest an idle worker waits before looking at the queue without a notification.
+    pub poll_ms: u64,
+    /// Wake idle workers with PostgreSQL LISTEN/NOTIFY (SQLite always polls).
+    pub notify: bool,
+    /// Attempts per job unless the submitter says otherwise.
+    pub max_attempts: i64,
+    /// Delay before the second attempt; doubles per attempt up to `retry_max_ms`.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Largest payload a job may be submitted with.
+    pub max_payload_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutinesConfig {
+    /// How often the scheduler looks for due routines and new events.
+    pub tick_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatConfig {
+    /// How often the agent reads HEARTBEAT.md from the workspace; 0 turns the heartbeat off.
+    pub interval_secs: u64,
+    /// Where its answers go, as `channel:conversation` (e.g. `telegram:123456`); empty keeps them in the job.
+    pub reply_to: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepairConfig {
+    /// Time between repair sweeps.
+    pub every_secs: u64,
+    /// An undelivered reply older than this (with no live lease) is handed back to its sender.
+    pub outbox_after_secs: u64,
+    /// An inbound message unanswered for this long gets its session started again.
+    pub unanswered_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -258,6 +258,31 @@ impl Conversations {
         rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
     }
 
+    /// Inbound messages of every conversation stored after `after`, oldest first: the feed of event routines.
+    pub async fn inbound_after(&self, after: MessageId, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
+        let op = "load new inbound messages";
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE direction = 'inbound' AND id > $1 ORDER BY id LIMIT $2"
+        );
+        let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
+    }
+
+    /// The newest message id (0 when there is none), where a node's event feed starts.
+    pub async fn last_message_id(&self) -> Result<MessageId, StoreError> {
+        let op = "find the last message";
+        let id: Option<i64> = on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT max(id) FROM messages")
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        Ok(MessageId(id.unwrap_or(0)))
+    }
+
     /// Marks an inbound message processed (or failed) once its turn is over.
     pub async fn set_status(&self, message_id: MessageId, status: MessageStatus) -> Result<(), StoreError> {
         let op = "set message status";

@@ -10,6 +10,8 @@ use super::{ConversationId, JobId, StoreError};
 
 pub(crate) const PAYLOAD_CONTEXT: &str = "jobs.payload";
 pub(crate) const RESULT_CONTEXT: &str = "jobs.result";
+/// The PostgreSQL channel the `jobs_queued_notify` trigger notifies.
+pub const NOTIFY_CHANNEL: &str = "chitin_jobs";
 
 pub(crate) fn event_context(job_id: i64) -> String {
     format!("job_events.detail:{job_id}")
@@ -26,6 +28,10 @@ pub struct NewJob<'a> {
     pub payload: &'a str,
     pub max_attempts: i64,
     pub run_after_ms: i64,
+    /// Higher runs first among due jobs.
+    pub priority: i64,
+    /// The repairer fails a job still running this long after its attempt started.
+    pub max_runtime_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +54,8 @@ impl EnqueueOutcome {
 pub struct ClaimedJob {
     pub id: JobId,
     pub kind: String,
+    /// Given to side effects (the submitted key, or `job-<id>`), so a retry after a crash can't repeat them.
+    pub idempotency_key: String,
     pub conversation_id: Option<ConversationId>,
     pub payload: String,
     /// Including this one.
@@ -79,14 +87,79 @@ pub struct StoredJob {
     pub id: JobId,
     pub kind: String,
     pub state: JobState,
+    pub idempotency_key: Option<String>,
     pub conversation_id: Option<ConversationId>,
     pub payload: String,
+    /// The result of a succeeded job, or the error of the last failed attempt.
     pub result: Option<String>,
     pub attempts: i64,
     pub max_attempts: i64,
+    pub priority: i64,
     pub lease_owner: Option<String>,
+    pub lease_until_ms: Option<i64>,
+    /// The node that ran (or runs) the latest attempt.
+    pub node: Option<String>,
+    pub cancel_requested: bool,
+    pub run_after_ms: i64,
+    pub max_runtime_ms: Option<i64>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+}
+
+/// One line of `chitin job list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobSummary {
+    pub id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub node: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// A job that ended, as event routines see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcomeEvent {
+    pub event_id: i64,
+    pub job_id: JobId,
+    pub kind: String,
+    pub state: JobState,
+    pub idempotency_key: Option<String>,
+}
+
+/// What a worker learns when it renews its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseCheck {
+    Held,
+    /// Still held, and someone asked to cancel the job: stop and finish it as cancelled.
+    CancelRequested,
+    /// Expired and taken back (or finished elsewhere): stop without finishing.
+    Lost,
+}
+
+/// What `cancel` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CancelOutcome {
+    /// It was queued and is now cancelled.
+    Cancelled,
+    /// It is running; its worker stops it at its next lease renewal.
+    Requested,
+    /// It had already ended in this state.
+    AlreadyEnded(JobState),
+    NotFound,
+}
+
+/// A job whose lease ran out, as `requeue_expired` handled it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    pub id: JobId,
+    /// Queued again, or failed for good when it had no attempts left.
+    pub state: JobState,
+    pub lease_owner: Option<String>,
 }
 
 /// One line of a job's history.
@@ -97,23 +170,39 @@ pub struct JobEvent {
     pub detail: String,
 }
 
-/// (id, kind, conversation id, sealed payload, attempts) as the claim returns them.
-type ClaimedRow = (i64, String, Option<i64>, Vec<u8>, i64);
+/// (id, kind, state, attempts, max attempts, node, created, updated) as `list` reads them.
+type SummaryRow = (i64, String, String, i64, i64, Option<String>, i64, i64);
+
+/// (id, kind, idempotency key, conversation id, sealed payload, attempts) as the claim returns them.
+type ClaimedRow = (i64, String, Option<String>, Option<i64>, Vec<u8>, i64);
 
 #[derive(sqlx::FromRow)]
 struct JobRow {
     id: i64,
     kind: String,
     state: String,
+    idempotency_key: Option<String>,
     conversation_id: Option<i64>,
     payload: Vec<u8>,
     result: Option<Vec<u8>>,
     attempts: i64,
     max_attempts: i64,
+    priority: i64,
     lease_owner: Option<String>,
+    lease_until_ms: Option<i64>,
+    node: Option<String>,
+    cancel_requested: bool,
+    run_after_ms: i64,
+    max_runtime_ms: Option<i64>,
     created_at_ms: i64,
     updated_at_ms: i64,
+    started_at_ms: Option<i64>,
+    finished_at_ms: Option<i64>,
 }
+
+const JOB_COLUMNS_SQL: &str = "SELECT id, kind, state, idempotency_key, conversation_id, payload, result, attempts, \
+     max_attempts, priority, lease_owner, lease_until_ms, node, cancel_requested, run_after_ms, max_runtime_ms, \
+     created_at_ms, updated_at_ms, started_at_ms, finished_at_ms FROM jobs";
 
 /// The persisted job queue.
 #[derive(Clone)]
@@ -131,8 +220,8 @@ impl Jobs {
         let now = now_ms();
         let payload = self.shared.sealer.seal(job.payload.as_bytes(), PAYLOAD_CONTEXT);
         let inserted: Option<i64> = on_db!(&self.shared.db, pool => sqlx::query_scalar(
-            "INSERT INTO jobs (idempotency_key, kind, conversation_id, state, payload, max_attempts, run_after_ms, created_at_ms, updated_at_ms) \
-             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            "INSERT INTO jobs (idempotency_key, kind, conversation_id, state, payload, max_attempts, run_after_ms, created_at_ms, updated_at_ms, priority, max_runtime_ms) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         )
         .bind(job.idempotency_key)
         .bind(job.kind)
@@ -141,6 +230,8 @@ impl Jobs {
         .bind(job.max_attempts.max(1))
         .bind(job.run_after_ms)
         .bind(now)
+        .bind(job.priority)
+        .bind(job.max_runtime_ms)
         .fetch_optional(pool)
         .await)
         .map_err(StoreError::query(op))?;
@@ -156,19 +247,26 @@ impl Jobs {
         Ok(EnqueueOutcome::Existing(JobId(existing)))
     }
 
-    /// Leases up to `limit` due queued jobs to `worker`, oldest first; each claim counts an attempt.
-    pub async fn claim(&self, worker: &str, lease: Duration, limit: i64) -> Result<Vec<ClaimedJob>, StoreError> {
+    /// Leases up to `limit` due queued jobs to `worker` of `node`, highest priority then oldest first; each
+    /// claim counts an attempt. PostgreSQL skips rows another node is claiming; SQLite has one writer.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        node: &str,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
         let op = "claim jobs";
         let now = now_ms();
         let lease_until = now.saturating_add(millis(lease));
         const CLAIM_POSTGRES: &str = "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until_ms = $3, \
-             attempts = attempts + 1, updated_at_ms = $1 WHERE id IN ( \
-             SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $1 ORDER BY run_after_ms, id LIMIT $4 \
-             FOR UPDATE SKIP LOCKED) RETURNING id, kind, conversation_id, payload, attempts";
+             attempts = attempts + 1, updated_at_ms = $1, started_at_ms = $1, node = $5 WHERE id IN ( \
+             SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $1 ORDER BY priority DESC, run_after_ms, id \
+             LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, kind, idempotency_key, conversation_id, payload, attempts";
         const CLAIM_SQLITE: &str = "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until_ms = $3, \
-             attempts = attempts + 1, updated_at_ms = $1 WHERE id IN ( \
-             SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $1 ORDER BY run_after_ms, id LIMIT $4) \
-             RETURNING id, kind, conversation_id, payload, attempts";
+             attempts = attempts + 1, updated_at_ms = $1, started_at_ms = $1, node = $5 WHERE id IN ( \
+             SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $1 ORDER BY priority DESC, run_after_ms, id \
+             LIMIT $4) RETURNING id, kind, idempotency_key, conversation_id, payload, attempts";
         let claim = match self.shared.db {
             Db::Postgres(_) => CLAIM_POSTGRES,
             Db::Sqlite(_) => CLAIM_SQLITE,
@@ -178,15 +276,17 @@ impl Jobs {
             .bind(worker)
             .bind(lease_until)
             .bind(limit)
+            .bind(node)
             .fetch_all(pool)
             .await)
         .map_err(StoreError::query(op))?;
         let mut claimed = rows
             .into_iter()
-            .map(|(id, kind, conversation_id, payload, attempts)| {
+            .map(|(id, kind, idempotency_key, conversation_id, payload, attempts)| {
                 Ok(ClaimedJob {
                     id: JobId(id),
                     kind,
+                    idempotency_key: idempotency_key.unwrap_or_else(|| format!("job-{id}")),
                     conversation_id: conversation_id.map(ConversationId),
                     payload: self.shared.sealer.open_text(&payload, PAYLOAD_CONTEXT, op)?,
                     attempts,
@@ -198,21 +298,26 @@ impl Jobs {
         Ok(claimed)
     }
 
-    /// Extends `worker`'s lease; false when the lease was lost (expired and requeued, or finished).
-    pub async fn renew_lease(&self, job_id: JobId, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+    /// Extends `worker`'s lease and tells it whether to go on, stop (cancel requested) or give up (lost).
+    pub async fn renew_lease(&self, job_id: JobId, worker: &str, lease: Duration) -> Result<LeaseCheck, StoreError> {
         let op = "renew job lease";
         let now = now_ms();
-        let done = on_db!(&self.shared.db, pool => sqlx::query(
-            "UPDATE jobs SET lease_until_ms = $3, updated_at_ms = $4 WHERE id = $1 AND state = 'running' AND lease_owner = $2",
+        let cancel: Option<bool> = on_db!(&self.shared.db, pool => sqlx::query_scalar(
+            "UPDATE jobs SET lease_until_ms = $3, updated_at_ms = $4 WHERE id = $1 AND state = 'running' AND lease_owner = $2 \
+             RETURNING cancel_requested",
         )
         .bind(job_id.0)
         .bind(worker)
         .bind(now.saturating_add(millis(lease)))
         .bind(now)
-        .execute(pool)
-        .await.map(|result| result.rows_affected()))
+        .fetch_optional(pool)
+        .await)
         .map_err(StoreError::query(op))?;
-        Ok(done == 1)
+        Ok(match cancel {
+            None => LeaseCheck::Lost,
+            Some(true) => LeaseCheck::CancelRequested,
+            Some(false) => LeaseCheck::Held,
+        })
     }
 
     /// Ends `worker`'s lease with an outcome; false when the worker no longer held the lease, in
@@ -222,8 +327,8 @@ impl Jobs {
         let now = now_ms();
         let (result, event_kind, event_detail) = match outcome {
             JobOutcome::Succeeded { result } => (Some(result), "succeeded", ""),
-            JobOutcome::Failed { error } => (None, "failed", error),
-            JobOutcome::Retry { error, .. } => (None, "retry", error),
+            JobOutcome::Failed { error } => (Some(error), "failed", error),
+            JobOutcome::Retry { error, .. } => (Some(error), "retry", error),
             JobOutcome::Cancelled => (None, "cancelled", ""),
         };
         let sealed_result = result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT));
@@ -240,22 +345,26 @@ impl Jobs {
         };
         let sql = format!(
             "UPDATE jobs SET state = {state_sql}, result = $3, run_after_ms = $4, lease_owner = NULL, \
-             lease_until_ms = NULL, updated_at_ms = $5 WHERE id = $1 AND state = 'running' AND lease_owner = $2"
+             lease_until_ms = NULL, updated_at_ms = $5, \
+             finished_at_ms = CASE WHEN {state_sql} = 'queued' THEN NULL ELSE $5 END \
+             WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING state"
         );
         on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let state: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job_id.0)
                 .bind(worker)
                 .bind(&sealed_result)
                 .bind(run_after_ms)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-            if done.rows_affected() == 0 {
+            let Some(state) = state else {
                 return Ok(false);
-            }
+            };
+            // A retry with no attempts left is the job's failure: event routines watch for `failed`.
+            let event_kind = if state == "failed" { "failed" } else { event_kind };
             sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
                 .bind(job_id.0)
                 .bind(now)
@@ -270,19 +379,190 @@ impl Jobs {
     }
 
     /// Puts jobs whose lease ran out (their worker died) back in the queue, or fails them when
-    /// they used all attempts. Returns how many rows changed.
-    pub async fn requeue_expired(&self) -> Result<u64, StoreError> {
+    /// they used all attempts, with an event on each. Returns what changed.
+    pub async fn requeue_expired(&self) -> Result<Vec<ExpiredLease>, StoreError> {
         let op = "requeue expired jobs";
+        let now = now_ms();
+        let detail = "lease expired: the worker stopped renewing it";
+        let rows: Vec<(i64, String, Option<String>)> = on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let rows: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+                 finished_at_ms = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
+                 lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $1 \
+                 WHERE state = 'running' AND lease_until_ms <= $1 RETURNING id, state, node",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            for (id, _, _) in &rows {
+                sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, 'lease_expired', $3)")
+                    .bind(id)
+                    .bind(now)
+                    .bind(self.shared.sealer.seal(detail.as_bytes(), &event_context(*id)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
+            tx.commit().await.map_err(StoreError::query(op))?;
+            rows
+        });
+        rows.into_iter()
+            .map(|(id, state, node)| {
+                Ok(ExpiredLease { id: JobId(id), state: JobState::parse(&state, op)?, lease_owner: node })
+            })
+            .collect()
+    }
+
+    /// Fails running jobs whose attempt has been running longer than their `max_runtime_ms`; their
+    /// worker finds its lease lost at the next renewal and stops.
+    pub async fn fail_overdue(&self) -> Result<Vec<JobId>, StoreError> {
+        let op = "fail overdue jobs";
+        let now = now_ms();
+        let detail = "ran longer than its max_runtime";
+        let ids: Vec<i64> = on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "UPDATE jobs SET state = 'failed', result = NULL, lease_owner = NULL, lease_until_ms = NULL, \
+                 updated_at_ms = $1, finished_at_ms = $1 \
+                 WHERE state = 'running' AND max_runtime_ms IS NOT NULL AND started_at_ms + max_runtime_ms <= $1 RETURNING id",
+            )
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            for id in &ids {
+                sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, 'failed', $3)")
+                    .bind(id)
+                    .bind(now)
+                    .bind(self.shared.sealer.seal(detail.as_bytes(), &event_context(*id)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
+            tx.commit().await.map_err(StoreError::query(op))?;
+            ids
+        });
+        Ok(ids.into_iter().map(JobId).collect())
+    }
+
+    /// Cancels a queued job at once, or asks the worker of a running one to stop.
+    pub async fn cancel(&self, job_id: JobId) -> Result<CancelOutcome, StoreError> {
+        let op = "cancel job";
+        let now = now_ms();
+        let sealed = self.shared.sealer.seal(b"cancelled by request", &event_context(job_id.0));
+        on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let state: Option<String> = sqlx::query_scalar(
+                "UPDATE jobs SET state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END, \
+                 cancel_requested = CASE WHEN state = 'running' THEN TRUE ELSE cancel_requested END, \
+                 finished_at_ms = CASE WHEN state = 'queued' THEN $2 ELSE finished_at_ms END, updated_at_ms = $2 \
+                 WHERE id = $1 RETURNING state",
+            )
+            .bind(job_id.0)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::query(op))?;
+            let outcome = match state.as_deref() {
+                None => CancelOutcome::NotFound,
+                Some("cancelled") => CancelOutcome::Cancelled,
+                Some("running") => CancelOutcome::Requested,
+                Some(other) => CancelOutcome::AlreadyEnded(JobState::parse(other, op)?),
+            };
+            // A job cancelled before this call stays as it was: "already ended", without a second event.
+            let outcome = if outcome == CancelOutcome::Cancelled {
+                let fresh: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM job_events WHERE job_id = $1 AND kind = 'cancelled'",
+                )
+                .bind(job_id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+                if fresh > 0 { CancelOutcome::AlreadyEnded(JobState::Cancelled) } else { CancelOutcome::Cancelled }
+            } else {
+                outcome
+            };
+            if matches!(outcome, CancelOutcome::Cancelled | CancelOutcome::Requested) {
+                let kind = if outcome == CancelOutcome::Cancelled { "cancelled" } else { "cancel_requested" };
+                sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
+                    .bind(job_id.0)
+                    .bind(now)
+                    .bind(kind)
+                    .bind(&sealed)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+            }
+            tx.commit().await.map_err(StoreError::query(op))?;
+            Ok(outcome)
+        })
+    }
+
+    /// Queues a failed or cancelled job again with a fresh set of attempts; false when it is not in one of those states.
+    pub async fn retry(&self, job_id: JobId) -> Result<bool, StoreError> {
+        let op = "retry job";
+        let now = now_ms();
         let done = on_db!(&self.shared.db, pool => sqlx::query(
-            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
-             lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = $1 \
-             WHERE state = 'running' AND lease_until_ms <= $1",
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_after_ms = $2, cancel_requested = FALSE, \
+             finished_at_ms = NULL, updated_at_ms = $2 WHERE id = $1 AND state IN ('failed', 'cancelled')",
         )
-        .bind(now_ms())
+        .bind(job_id.0)
+        .bind(now)
         .execute(pool)
         .await.map(|result| result.rows_affected()))
         .map_err(StoreError::query(op))?;
-        Ok(done)
+        if done == 1 {
+            self.add_event(job_id, "retry_requested", "").await?;
+        }
+        Ok(done == 1)
+    }
+
+    /// The newest jobs first, optionally only those in `state`.
+    pub async fn list(&self, state: Option<JobState>, limit: i64) -> Result<Vec<JobSummary>, StoreError> {
+        let op = "list jobs";
+        let rows: Vec<SummaryRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, kind, state, attempts, max_attempts, node, created_at_ms, updated_at_ms FROM jobs \
+             WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2",
+        )
+        .bind(state.map(JobState::as_str))
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter()
+            .map(|(id, kind, state, attempts, max_attempts, node, created_at_ms, updated_at_ms)| {
+                Ok(JobSummary {
+                    id: JobId(id),
+                    kind,
+                    state: JobState::parse(&state, op)?,
+                    attempts,
+                    max_attempts,
+                    node,
+                    created_at_ms,
+                    updated_at_ms,
+                })
+            })
+            .collect()
+    }
+
+    /// When the earliest queued job becomes due, so an idle pool knows when to look again.
+    pub async fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
+        let op = "next due job";
+        on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT min(run_after_ms) FROM jobs WHERE state = 'queued'")
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))
+    }
+
+    /// PostgreSQL only: a connection listening for "a job became queued" from any node.
+    pub async fn listen(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        let op = "listen for queued jobs";
+        let Db::Postgres(pool) = &self.shared.db else { return Ok(None) };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await.map_err(StoreError::query(op))?;
+        listener.listen(NOTIFY_CHANNEL).await.map_err(StoreError::query(op))?;
+        Ok(Some(listener))
     }
 
     pub async fn add_event(&self, job_id: JobId, kind: &str, detail: &str) -> Result<(), StoreError> {
@@ -297,6 +577,43 @@ impl Jobs {
             .await.map(|result| result.rows_affected()))
         .map_err(StoreError::query(op))?;
         Ok(())
+    }
+
+    /// Job endings (succeeded, failed, cancelled) recorded after event `after`, oldest first: the feed of
+    /// routines triggered by job outcomes.
+    pub async fn outcomes_after(&self, after: i64, limit: i64) -> Result<Vec<JobOutcomeEvent>, StoreError> {
+        let op = "list job outcomes";
+        let rows: Vec<(i64, i64, String, String, Option<String>)> =
+            on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT e.id, e.job_id, j.kind, e.kind, j.idempotency_key FROM job_events e JOIN jobs j ON j.id = e.job_id \
+             WHERE e.id > $1 AND e.kind IN ('succeeded', 'failed', 'cancelled') ORDER BY e.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+            .map_err(StoreError::query(op))?;
+        rows.into_iter()
+            .map(|(event_id, job_id, kind, state, idempotency_key)| {
+                Ok(JobOutcomeEvent {
+                    event_id,
+                    job_id: JobId(job_id),
+                    kind,
+                    state: JobState::parse(&state, op)?,
+                    idempotency_key,
+                })
+            })
+            .collect()
+    }
+
+    /// The newest job event id (0 when there is none).
+    pub async fn last_event_id(&self) -> Result<i64, StoreError> {
+        let op = "find the last job event";
+        let id: Option<i64> = on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT max(id) FROM job_events")
+            .fetch_one(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        Ok(id.unwrap_or(0))
     }
 
     pub async fn events(&self, job_id: JobId) -> Result<Vec<JobEvent>, StoreError> {
@@ -321,10 +638,8 @@ impl Jobs {
 
     pub async fn get(&self, job_id: JobId) -> Result<Option<StoredJob>, StoreError> {
         let op = "get job";
-        let row: Option<JobRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, kind, state, conversation_id, payload, result, attempts, max_attempts, lease_owner, \
-             created_at_ms, updated_at_ms FROM jobs WHERE id = $1",
-        )
+        let sql = format!("{JOB_COLUMNS_SQL} WHERE id = $1");
+        let row: Option<JobRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(job_id.0)
         .fetch_optional(pool)
         .await)
@@ -334,14 +649,23 @@ impl Jobs {
             id: JobId(row.id),
             kind: row.kind,
             state: JobState::parse(&row.state, op)?,
+            idempotency_key: row.idempotency_key,
             conversation_id: row.conversation_id.map(ConversationId),
             payload: self.shared.sealer.open_text(&row.payload, PAYLOAD_CONTEXT, op)?,
             result: row.result.map(|bytes| self.shared.sealer.open_text(&bytes, RESULT_CONTEXT, op)).transpose()?,
             attempts: row.attempts,
             max_attempts: row.max_attempts,
+            priority: row.priority,
             lease_owner: row.lease_owner,
+            lease_until_ms: row.lease_until_ms,
+            node: row.node,
+            cancel_requested: row.cancel_requested,
+            run_after_ms: row.run_after_ms,
+            max_runtime_ms: row.max_runtime_ms,
             created_at_ms: row.created_at_ms,
             updated_at_ms: row.updated_at_ms,
+            started_at_ms: row.started_at_ms,
+            finished_at_ms: row.finished_at_ms,
         }))
     }
 }

@@ -40,7 +40,10 @@ pub use db::now_ms;
 pub use error::StoreError;
 pub use ids::{AuditId, ChunkId, ConversationId, DocumentId, JobId, MessageId, OutboxId, RoutineId, RoutineRunId};
 pub use inbound::{Inbound, InboundMessage, InboundOutcome};
-pub use jobs::{ClaimedJob, EnqueueOutcome, JobEvent, JobOutcome, Jobs, NewJob, StoredJob};
+pub use jobs::{
+    CancelOutcome, ClaimedJob, EnqueueOutcome, ExpiredLease, JobEvent, JobOutcome, JobOutcomeEvent, JobSummary, Jobs,
+    LeaseCheck, NOTIFY_CHANNEL, NewJob, StoredJob,
+};
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;

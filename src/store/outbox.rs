@@ -270,6 +270,34 @@ impl Outbox {
     }
 
     /// Replies not yet accepted by their platform.
+    /// Undelivered replies for `channels` that have waited past `older_than_ms` with no live lease (their
+    /// sender died or missed the wake-up): made due now and returned as (id, channel) so their senders get woken.
+    pub async fn release_stuck(
+        &self,
+        channels: &[&str],
+        older_than_ms: i64,
+    ) -> Result<Vec<(OutboxId, String)>, StoreError> {
+        let op = "release stuck outbox rows";
+        let now = now_ms();
+        let cutoff = now.saturating_sub(older_than_ms);
+        let mut released = Vec::new();
+        for channel in channels {
+            let rows: Vec<(i64, String)> = on_db!(&self.shared.db, pool => sqlx::query_as(
+                "UPDATE outbox SET next_attempt_at_ms = $1, lease_until_ms = NULL WHERE delivered_at_ms IS NULL \
+                 AND channel = $3 AND created_at_ms <= $2 AND next_attempt_at_ms <= $2 \
+                 AND (lease_until_ms IS NULL OR lease_until_ms <= $2) RETURNING id, channel",
+            )
+            .bind(now)
+            .bind(cutoff)
+            .bind(channel)
+            .fetch_all(pool)
+            .await)
+            .map_err(StoreError::query(op))?;
+            released.extend(rows.into_iter().map(|(id, channel)| (OutboxId(id), channel)));
+        }
+        Ok(released)
+    }
+
     pub async fn undelivered_count(&self) -> Result<i64, StoreError> {
         let op = "count undelivered replies";
         on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at_ms IS NULL")

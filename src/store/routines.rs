@@ -100,6 +100,65 @@ impl Routines {
         rows.into_iter().map(|row| routine_from_row(row, op)).collect()
     }
 
+    pub async fn get(&self, name: &str) -> Result<Option<Routine>, StoreError> {
+        let op = "get routine";
+        let row: Option<RoutineTuple> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!("{ROUTINE_COLUMNS_SQL} WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        row.map(|row| routine_from_row(row, op)).transpose()
+    }
+
+    pub async fn get_by_id(&self, routine_id: RoutineId) -> Result<Option<Routine>, StoreError> {
+        let op = "get routine";
+        let row: Option<RoutineTuple> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(format!("{ROUTINE_COLUMNS_SQL} WHERE id = $1")))
+            .bind(routine_id.0)
+            .fetch_optional(pool)
+            .await)
+        .map_err(StoreError::query(op))?;
+        row.map(|row| routine_from_row(row, op)).transpose()
+    }
+
+    /// Pauses or resumes a routine, with its next fire time; false when no routine has that name.
+    pub async fn set_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        next_fire_at_ms: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let op = "pause or resume routine";
+        let done = on_db!(&self.shared.db, pool => sqlx::query("UPDATE routines SET enabled = $2, next_fire_at_ms = $3, updated_at_ms = $4 WHERE name = $1")
+            .bind(name)
+            .bind(enabled)
+            .bind(next_fire_at_ms)
+            .bind(now_ms())
+            .execute(pool)
+            .await.map(|result| result.rows_affected()))
+        .map_err(StoreError::query(op))?;
+        Ok(done > 0)
+    }
+
+    /// Moves the next fire time from `expected` to `next` unless another node already moved it; true when this
+    /// call moved it.
+    pub async fn advance_next_fire(
+        &self,
+        routine_id: RoutineId,
+        expected: i64,
+        next: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let op = "advance routine next fire";
+        let done = on_db!(&self.shared.db, pool => sqlx::query("UPDATE routines SET next_fire_at_ms = $3, updated_at_ms = $4 WHERE id = $1 AND next_fire_at_ms = $2")
+            .bind(routine_id.0)
+            .bind(expected)
+            .bind(next)
+            .bind(now_ms())
+            .execute(pool)
+            .await.map(|result| result.rows_affected()))
+        .map_err(StoreError::query(op))?;
+        Ok(done > 0)
+    }
+
     pub async fn set_next_fire(&self, routine_id: RoutineId, next_fire_at_ms: Option<i64>) -> Result<(), StoreError> {
         let op = "set routine next fire";
         on_db!(&self.shared.db, pool => sqlx::query("UPDATE routines SET next_fire_at_ms = $2, updated_at_ms = $3 WHERE id = $1")
@@ -154,6 +213,38 @@ impl Routines {
         if done == 0 {
             return Err(StoreError::NotFound { op, what: "routine run", id: run_id.to_string() });
         }
+        Ok(())
+    }
+
+    /// (run key, state, job id, started at) of the latest runs, newest first.
+    pub async fn run_details(
+        &self,
+        routine_id: RoutineId,
+        limit: i64,
+    ) -> Result<Vec<(String, RunState, Option<JobId>, i64)>, StoreError> {
+        let op = "list routine runs";
+        let rows: Vec<(String, String, Option<i64>, i64)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT run_key, state, job_id, started_at_ms FROM routine_runs WHERE routine_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(routine_id.0)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(StoreError::query(op))?;
+        rows.into_iter()
+            .map(|(key, state, job_id, started)| Ok((key, RunState::parse(&state, op)?, job_id.map(JobId), started)))
+            .collect()
+    }
+
+    /// Links a run to the job it queued.
+    pub async fn set_run_job(&self, run_id: RoutineRunId, job_id: JobId) -> Result<(), StoreError> {
+        let op = "link routine run to its job";
+        on_db!(&self.shared.db, pool => sqlx::query("UPDATE routine_runs SET job_id = $2 WHERE id = $1")
+            .bind(run_id.0)
+            .bind(job_id.0)
+            .execute(pool)
+            .await.map(|result| result.rows_affected()))
+        .map_err(StoreError::query(op))?;
         Ok(())
     }
 

@@ -3,7 +3,9 @@
 //! Built-in tools live here; WASM tools (the sandbox) and MCP tools plug into the same registry.
 
 mod builtin;
+mod jobs;
 mod memory;
+mod routines;
 mod wasm;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,9 @@ use serde_json::Value;
 use crate::llm::ToolSpec;
 
 pub use builtin::{EchoTool, TimeTool, builtin_tools};
+pub use jobs::{JobCancelTool, JobSpawnTool, JobStatusTool, JobTools, job_tools};
 pub use memory::{MemoryReadTool, MemorySearchTool, MemoryWriteTool, memory_tools};
+pub use routines::{RoutineCreateTool, RoutineListTool, routine_tools};
 pub use wasm::{PoolRoute, SandboxExecutor, WasmTool, installed_tools};
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
@@ -98,6 +102,10 @@ impl ToolRegistry {
 
     pub fn specs(&self) -> Vec<ToolSpec> {
         self.tools.values().map(|registered| registered.tool.spec().clone()).collect()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.tools.keys().cloned().collect()
     }
 
     pub fn len(&self) -> usize {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chitin::memory::rank::{SearchFilter, SearchQuery};
 use chitin::store::{
     Approval, AuditEntry, Backend, Direction, DocumentWrite, EnqueueOutcome, InboundMessage, InboundOutcome,
-    JobOutcome, JobState, MessageStatus, NewChunk, NewDocument, NewJob, NewMessage, NewRoutine, ReplyOutcome, Role,
-    RunStart, RunState, StorageHealth, StoreError, TokenUsage, TriggerKind, now_ms,
+    JobOutcome, JobState, LeaseCheck, MessageStatus, NewChunk, NewDocument, NewJob, NewMessage, NewRoutine,
+    ReplyOutcome, Role, RunStart, RunState, StorageHealth, StoreError, TokenUsage, TriggerKind, now_ms,
 };
 use serde_json::json;
 
@@ -335,18 +335,20 @@ async fn jobs_lifecycle(t: &TestStore) {
         payload: &json!({ "text": UNICODE }).to_string(),
         max_attempts: 2,
         run_after_ms: now_ms() - 1,
+        priority: 0,
+        max_runtime_ms: None,
     };
     let EnqueueOutcome::Inserted(job_id) = jobs.enqueue(&job).await.unwrap() else { panic!("first enqueue") };
     assert_eq!(jobs.enqueue(&job).await.unwrap(), EnqueueOutcome::Existing(job_id));
     let later = NewJob { idempotency_key: None, run_after_ms: now_ms() + 3_600_000, ..job.clone() };
     let later_id = jobs.enqueue(&later).await.unwrap().job_id();
 
-    let claimed = jobs.claim("worker-a", Duration::from_secs(60), 10).await.unwrap();
+    let claimed = jobs.claim("worker-a", "node-1", Duration::from_secs(60), 10).await.unwrap();
     assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), vec![job_id], "the future job is not due");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&claimed[0].payload).unwrap()["text"], UNICODE);
-    assert!(jobs.claim("worker-b", Duration::from_secs(60), 10).await.unwrap().is_empty());
-    assert!(jobs.renew_lease(job_id, "worker-a", Duration::from_secs(60)).await.unwrap());
-    assert!(!jobs.renew_lease(job_id, "worker-b", Duration::from_secs(60)).await.unwrap());
+    assert!(jobs.claim("worker-b", "node-1", Duration::from_secs(60), 10).await.unwrap().is_empty());
+    assert_eq!(jobs.renew_lease(job_id, "worker-a", Duration::from_secs(60)).await.unwrap(), LeaseCheck::Held);
+    assert_eq!(jobs.renew_lease(job_id, "worker-b", Duration::from_secs(60)).await.unwrap(), LeaseCheck::Lost);
     assert!(!jobs.finish(job_id, "worker-b", JobOutcome::Succeeded { result: "stolen" }).await.unwrap());
 
     // Retry puts it back; the next claim is its last attempt; the lease then expires.
@@ -356,9 +358,9 @@ async fn jobs_lifecycle(t: &TestStore) {
             .unwrap()
     );
     assert_eq!(jobs.get(job_id).await.unwrap().unwrap().state, JobState::Queued);
-    let again = jobs.claim("worker-b", Duration::ZERO, 10).await.unwrap();
+    let again = jobs.claim("worker-b", "node-1", Duration::ZERO, 10).await.unwrap();
     assert_eq!(again[0].attempts, 2);
-    assert_eq!(jobs.requeue_expired().await.unwrap(), 1);
+    assert_eq!(jobs.requeue_expired().await.unwrap().len(), 1);
     let stored = jobs.get(job_id).await.unwrap().unwrap();
     assert_eq!((stored.state, stored.attempts, stored.lease_owner), (JobState::Failed, 2, None), "no attempts left");
 
@@ -366,15 +368,15 @@ async fn jobs_lifecycle(t: &TestStore) {
     let fast = jobs.clone();
     let ready = NewJob { idempotency_key: Some("other"), max_attempts: 3, run_after_ms: now_ms() - 1, ..job.clone() };
     let ready_id = fast.enqueue(&ready).await.unwrap().job_id();
-    fast.claim("worker-c", Duration::ZERO, 1).await.unwrap();
-    assert_eq!(fast.requeue_expired().await.unwrap(), 1);
+    fast.claim("worker-c", "node-1", Duration::ZERO, 1).await.unwrap();
+    assert_eq!(fast.requeue_expired().await.unwrap().len(), 1);
     assert_eq!(fast.get(ready_id).await.unwrap().unwrap().state, JobState::Queued, "attempts remain");
-    fast.claim("worker-c", Duration::from_secs(60), 1).await.unwrap();
+    fast.claim("worker-c", "node-1", Duration::from_secs(60), 1).await.unwrap();
     assert!(fast.finish(ready_id, "worker-c", JobOutcome::Succeeded { result: UNICODE }).await.unwrap());
     let done = fast.get(ready_id).await.unwrap().unwrap();
     assert_eq!((done.state, done.result.as_deref()), (JobState::Succeeded, Some(UNICODE)));
     let events = jobs.events(ready_id).await.unwrap();
-    assert_eq!(events.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(), vec!["succeeded"]);
+    assert_eq!(events.iter().map(|event| event.kind.as_str()).collect::<Vec<_>>(), vec!["lease_expired", "succeeded"]);
     assert_eq!(jobs.events(later_id).await.unwrap()[0].detail, UNICODE);
     assert!(jobs.get(chitin::store::JobId(i64::MAX)).await.unwrap().is_none());
 
@@ -388,10 +390,10 @@ async fn jobs_lifecycle(t: &TestStore) {
             .await
             .unwrap()
             .job_id();
-        jobs.claim("worker-d", Duration::from_secs(60), 1).await.unwrap();
+        jobs.claim("worker-d", "node-1", Duration::from_secs(60), 1).await.unwrap();
         assert!(jobs.finish(id, "worker-d", outcome).await.unwrap());
         assert_eq!(jobs.get(id).await.unwrap().unwrap().state, state, "{key}: final whatever attempts remain");
-        assert_eq!(jobs.requeue_expired().await.unwrap(), 0);
+        assert_eq!(jobs.requeue_expired().await.unwrap().len(), 0);
         finished.push(id);
     }
     assert_eq!(jobs.events(finished[0]).await.unwrap()[0].detail, "tool crashed");

@@ -81,6 +81,8 @@ async fn postgres_sealed_columns_hold_no_plaintext() {
         payload: PHRASE,
         max_attempts: 1,
         run_after_ms: now_ms(),
+        priority: 0,
+        max_runtime_ms: None,
     };
     let job_id = t.store.jobs().enqueue(&job).await.unwrap().job_id();
     t.store.jobs().add_event(job_id, "tool.result", PHRASE).await.unwrap();

@@ -1,0 +1,10 @@
+//! Jobs: the persisted state machine, the worker pool end to end, crashes, and several nodes on one PostgreSQL.
+
+mod agent_task;
+mod crash;
+mod nodes;
+mod pool;
+mod repair;
+mod routines;
+mod state_machine;
+mod support;

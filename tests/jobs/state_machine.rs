@@ -1,0 +1,122 @@
+//! Every transition of a job row on both backends: claim, renew, finish, retry, cancel, expiry, max runtime.
+
+use std::time::Duration;
+
+use chitin::store::{CancelOutcome, JobOutcome, JobState, LeaseCheck, NewJob, now_ms};
+
+use crate::on_both_backends;
+use crate::support::store_backends::TestStore;
+
+fn job(key: &str, max_attempts: i64) -> NewJob<'_> {
+    NewJob {
+        kind: "maintenance",
+        idempotency_key: Some(key),
+        conversation_id: None,
+        payload: r#"{"task":"noop"}"#,
+        max_attempts,
+        run_after_ms: now_ms() - 1,
+        priority: 0,
+        max_runtime_ms: None,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+async fn every_transition(t: &TestStore) {
+    let jobs = t.store.jobs();
+
+    // queued -> running -> succeeded, with the node recorded and kept after the lease ends.
+    let ok = jobs.enqueue(&job("ok", 3)).await.unwrap().job_id();
+    let claimed = jobs.claim("node-a/0", "node-a", LEASE, 5).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![ok]);
+    assert_eq!(claimed[0].idempotency_key, "ok");
+    let running = jobs.get(ok).await.unwrap().unwrap();
+    assert_eq!((running.state, running.attempts, running.node.as_deref()), (JobState::Running, 1, Some("node-a")));
+    assert!(jobs.finish(ok, "node-a/0", JobOutcome::Succeeded { result: "done" }).await.unwrap());
+    let done = jobs.get(ok).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state, done.result.as_deref(), done.node.as_deref()),
+        (JobState::Succeeded, Some("done"), Some("node-a"))
+    );
+    assert!(done.finished_at_ms.is_some() && done.lease_owner.is_none());
+
+    // running -> queued (retry with backoff) -> not claimable before it is due.
+    let flaky = jobs.enqueue(&job("flaky", 2)).await.unwrap().job_id();
+    jobs.claim("node-a/0", "node-a", LEASE, 1).await.unwrap();
+    let due = now_ms() + 400;
+    assert!(jobs.finish(flaky, "node-a/0", JobOutcome::Retry { error: "503", run_after_ms: due }).await.unwrap());
+    let queued = jobs.get(flaky).await.unwrap().unwrap();
+    assert_eq!((queued.state, queued.result.as_deref(), queued.run_after_ms), (JobState::Queued, Some("503"), due));
+    assert!(jobs.claim("node-b/0", "node-b", LEASE, 1).await.unwrap().is_empty(), "not due during its backoff");
+    assert_eq!(jobs.next_due_ms().await.unwrap(), Some(due));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Max attempts: the second attempt's retry fails the job for good.
+    let second = jobs.claim("node-b/0", "node-b", LEASE, 1).await.unwrap();
+    assert_eq!((second[0].id, second[0].attempts), (flaky, 2));
+    assert!(
+        jobs.finish(flaky, "node-b/0", JobOutcome::Retry { error: "503 again", run_after_ms: now_ms() }).await.unwrap()
+    );
+    let failed = jobs.get(flaky).await.unwrap().unwrap();
+    assert_eq!((failed.state, failed.attempts, failed.node.as_deref()), (JobState::Failed, 2, Some("node-b")));
+    let kinds: Vec<String> = jobs.events(flaky).await.unwrap().into_iter().map(|event| event.kind).collect();
+    assert_eq!(kinds, vec!["retry", "failed"], "the last retry, with no attempts left, is the failure");
+
+    // failed -> queued again by an explicit retry, with fresh attempts.
+    assert!(jobs.retry(flaky).await.unwrap());
+    let again = jobs.get(flaky).await.unwrap().unwrap();
+    assert_eq!((again.state, again.attempts), (JobState::Queued, 0));
+    assert!(!jobs.retry(ok).await.unwrap(), "a succeeded job is not retried");
+
+    // Cancel a queued job: at once. Cancelling again reports it ended.
+    assert_eq!(jobs.cancel(flaky).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(jobs.get(flaky).await.unwrap().unwrap().state, JobState::Cancelled);
+    assert_eq!(jobs.cancel(flaky).await.unwrap(), CancelOutcome::AlreadyEnded(JobState::Cancelled));
+    assert_eq!(jobs.cancel(ok).await.unwrap(), CancelOutcome::AlreadyEnded(JobState::Succeeded));
+    assert_eq!(jobs.cancel(chitin::store::JobId(i64::MAX)).await.unwrap(), CancelOutcome::NotFound);
+
+    // Cancel a running job: requested; the worker learns it at renewal and finishes it as cancelled.
+    let long = jobs.enqueue(&job("long", 3)).await.unwrap().job_id();
+    jobs.claim("node-a/1", "node-a", LEASE, 1).await.unwrap();
+    assert_eq!(jobs.renew_lease(long, "node-a/1", LEASE).await.unwrap(), LeaseCheck::Held);
+    assert_eq!(jobs.cancel(long).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(jobs.get(long).await.unwrap().unwrap().state, JobState::Running, "still running until its worker stops");
+    assert_eq!(jobs.renew_lease(long, "node-a/1", LEASE).await.unwrap(), LeaseCheck::CancelRequested);
+    assert!(jobs.finish(long, "node-a/1", JobOutcome::Cancelled).await.unwrap());
+    assert_eq!(jobs.get(long).await.unwrap().unwrap().state, JobState::Cancelled);
+
+    // A lease that runs out goes back to the queue; the old worker's renewal and finish are refused.
+    let orphan = jobs.enqueue(&job("orphan", 3)).await.unwrap().job_id();
+    jobs.claim("node-a/2", "node-a", Duration::ZERO, 1).await.unwrap();
+    let expired = jobs.requeue_expired().await.unwrap();
+    assert_eq!(
+        expired.iter().map(|lease| (lease.id, lease.state)).collect::<Vec<_>>(),
+        vec![(orphan, JobState::Queued)]
+    );
+    assert_eq!(jobs.renew_lease(orphan, "node-a/2", LEASE).await.unwrap(), LeaseCheck::Lost);
+    assert!(!jobs.finish(orphan, "node-a/2", JobOutcome::Succeeded { result: "late" }).await.unwrap());
+    let retaken = jobs.claim("node-b/2", "node-b", LEASE, 1).await.unwrap();
+    assert_eq!((retaken[0].id, retaken[0].attempts), (orphan, 2));
+    assert!(jobs.finish(orphan, "node-b/2", JobOutcome::Succeeded { result: "once" }).await.unwrap());
+
+    // Higher priority first among due jobs.
+    let low = jobs.enqueue(&job("low", 1)).await.unwrap().job_id();
+    let high = jobs.enqueue(&NewJob { priority: 10, ..job("high", 1) }).await.unwrap().job_id();
+    let order: Vec<_> =
+        [jobs.claim("w", "n", LEASE, 1).await.unwrap()[0].id, jobs.claim("w", "n", LEASE, 1).await.unwrap()[0].id]
+            .into();
+    assert_eq!(order, vec![high, low]);
+
+    // A job past its max runtime fails, and its worker finds the lease lost.
+    let slow = jobs.enqueue(&NewJob { max_runtime_ms: Some(1), ..job("slow", 3) }).await.unwrap().job_id();
+    jobs.claim("node-a/3", "node-a", LEASE, 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(jobs.fail_overdue().await.unwrap(), vec![slow]);
+    assert_eq!(jobs.get(slow).await.unwrap().unwrap().state, JobState::Failed);
+    assert_eq!(jobs.renew_lease(slow, "node-a/3", LEASE).await.unwrap(), LeaseCheck::Lost);
+
+    let listed = jobs.list(Some(JobState::Cancelled), 10).await.unwrap();
+    assert_eq!(listed.iter().map(|job| job.id).collect::<Vec<_>>(), vec![long, flaky]);
+    assert_eq!(jobs.list(None, 100).await.unwrap().len(), 7);
+}
+
+on_both_backends!(every_transition);

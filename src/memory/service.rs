@@ -145,11 +145,14 @@ impl MemoryService {
             Some(embedder) => self.embed_chunks(embedder, path, &chunks).await?,
             None => (vec![None; chunks.len()], vec![None; chunks.len()], 0),
         };
+        let headings: Vec<String> = chunks.iter().map(super::Chunk::headings).collect();
         let new_chunks: Vec<NewChunk<'_>> = chunks
             .iter()
+            .zip(&headings)
             .zip(vectors.iter().zip(&hashes))
-            .map(|(chunk, (vector, hash))| NewChunk {
+            .map(|((chunk, headings), (vector, hash))| NewChunk {
                 content: &chunk.text,
+                headings,
                 embedding: vector.as_deref(),
                 embedding_hash: hash.as_deref(),
             })

@@ -4,13 +4,27 @@
 
 use serde::Serialize;
 
-use super::db::{BeginWrite, Shared, now_ms, on_db, on_db_read};
+use super::db::{BeginWrite, Db, Shared, now_ms, on_db, on_db_read};
+use super::memory_vector_cache::VectorChange;
 use super::{DocumentId, StoreError};
+
+/// The chunk ids of a document in ordinal order, inside the caller's transaction.
+macro_rules! chunk_ids_of {
+    ($tx:expr, $document_id:expr) => {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM memory_chunks WHERE document_id = $1 ORDER BY ordinal")
+            .bind($document_id)
+            .fetch_all(&mut *$tx)
+            .await
+    };
+}
 
 /// One chunk of a document as the indexer produced it.
 #[derive(Debug, Clone)]
 pub struct NewChunk<'a> {
     pub content: &'a str,
+    /// Titles of the enclosing headings joined by `" > "` (empty before the first heading): part
+    /// of what was embedded, kept so a re-embed embeds the same text.
+    pub headings: &'a str,
     pub embedding: Option<&'a [f32]>,
     /// Hash of exactly what was embedded (model, dimensions, text), so the next index of the
     /// document can reuse this vector when the chunk did not change; `None` without a vector.
@@ -76,8 +90,9 @@ impl Memory {
             self.check_dims(op, embedding)?;
         }
         let now = now_ms();
-        on_db!(&self.shared.db, pool => {
+        let (document_id, generations, replaced, inserted) = on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
             let existing: Option<(i64, String)> =
                 sqlx::query_as("SELECT id, content_hash FROM memory_documents WHERE path = $1")
                     .bind(path)
@@ -103,6 +118,12 @@ impl Memory {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
+            // Only a backend with an in-process vector copy (a generation) needs the chunk ids.
+            let replaced: Vec<i64> = if before.is_some() && existing.is_some() {
+                chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+            } else {
+                Vec::new()
+            };
             sqlx::query("DELETE FROM memory_chunks WHERE document_id = $1")
                 .bind(document_id)
                 .execute(&mut *tx)
@@ -110,18 +131,33 @@ impl Memory {
                 .map_err(StoreError::query(op))?;
             for (ordinal, chunk) in chunks.iter().enumerate() {
                 let query = sqlx::query(
-                    "INSERT INTO memory_chunks (document_id, ordinal, content, embedding_hash, embedding) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(document_id)
                 .bind(ordinal as i64)
                 .bind(chunk.content)
+                .bind(chunk.headings)
                 .bind(chunk.embedding.and(chunk.embedding_hash));
                 bind_embedding(query, chunk.embedding).execute(&mut *tx).await.map_err(StoreError::query(op))?;
             }
+            let inserted: Vec<i64> = if before.is_some() {
+                chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+            } else {
+                Vec::new()
+            };
+            let after = tx.vector_generation().await.map_err(StoreError::query(op))?;
             tx.commit().await.map_err(StoreError::query(op))?;
-            Ok(DocumentWrite::Written(DocumentId(document_id)))
-        })
+            (document_id, (before, after), replaced, inserted)
+        });
+        // Chunk ids come back in ordinal order, the order `chunks` was inserted in.
+        let upserted = inserted
+            .iter()
+            .zip(chunks)
+            .filter_map(|(chunk_id, chunk)| chunk.embedding.map(|vector| (*chunk_id, document_id, vector)))
+            .collect();
+        self.apply_vector_change(generations, VectorChange::Replace { removed: &replaced, upserted });
+        Ok(DocumentWrite::Written(DocumentId(document_id)))
     }
 
     /// The stored content hash of the document at `path`, if any.
@@ -137,12 +173,40 @@ impl Memory {
     /// Deletes the document and its chunks; false when nothing was stored at `path`.
     pub async fn delete_document(&self, path: &str) -> Result<bool, StoreError> {
         let op = "delete memory document";
-        let done = on_db!(&self.shared.db, pool => sqlx::query("DELETE FROM memory_documents WHERE path = $1")
-            .bind(path)
-            .execute(pool)
-            .await.map(|result| result.rows_affected()))
-        .map_err(StoreError::query(op))?;
+        let (done, generations, removed) = on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
+            let document_id: Option<i64> = sqlx::query_scalar("SELECT id FROM memory_documents WHERE path = $1")
+                .bind(path)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+            let removed = match document_id {
+                Some(document_id) if before.is_some() => {
+                    chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+                }
+                _ => Vec::new(),
+            };
+            let done = sqlx::query("DELETE FROM memory_documents WHERE path = $1")
+                .bind(path)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?
+                .rows_affected();
+            let after = tx.vector_generation().await.map_err(StoreError::query(op))?;
+            tx.commit().await.map_err(StoreError::query(op))?;
+            (done, (before, after), removed)
+        });
+        self.apply_vector_change(generations, VectorChange::Replace { removed: &removed, upserted: Vec::new() });
         Ok(done > 0)
+    }
+
+    /// Brings SQLite's in-process vector copy up to a change this process committed, which moved
+    /// the stored generation from `before` to `after` (both `None` on PostgreSQL: no copy).
+    pub(super) fn apply_vector_change(&self, (before, after): (Option<i64>, Option<i64>), change: VectorChange<'_>) {
+        if let (Db::Sqlite(pools), Some(before), Some(after)) = (&self.shared.db, before, after) {
+            pools.memory_vectors.apply(before, after, change);
+        }
     }
 
     /// Every document with its chunk count, by path.
@@ -196,6 +260,35 @@ pub(super) fn bind_embedding<'q, DB: EmbeddingColumn>(
     query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
     values: Option<&[f32]>,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments> {
+    query.bind(DB::embedding(values))
+}
+
+/// Reads the stored vector generation inside a write transaction: SQLite's triggers bump it on
+/// every vector change; PostgreSQL keeps no in-process copy and has none.
+pub(super) trait VectorGeneration {
+    fn vector_generation(&mut self) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+}
+
+impl VectorGeneration for sqlx::PgConnection {
+    async fn vector_generation(&mut self) -> Result<Option<i64>, sqlx::Error> {
+        Ok(None)
+    }
+}
+
+impl VectorGeneration for sqlx::SqliteConnection {
+    async fn vector_generation(&mut self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT generation FROM memory_vector_generation WHERE id = 1")
+            .fetch_one(self)
+            .await
+            .map(Some)
+    }
+}
+
+/// [`bind_embedding`] for a query that returns one column.
+pub(super) fn bind_embedding_scalar<'q, DB: EmbeddingColumn, O>(
+    query: sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    values: Option<&[f32]>,
+) -> sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments> {
     query.bind(DB::embedding(values))
 }
 

@@ -18,6 +18,25 @@ macro_rules! chunk_ids_of {
     };
 }
 
+/// Chunks per INSERT statement: 6 parameters each stays far below both engines' limits.
+const INSERT_BATCH: usize = 200;
+
+/// `INSERT INTO memory_chunks … VALUES (…), (…)` for `rows` chunks, parameters numbered in order.
+fn insert_chunks_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) VALUES ",
+    );
+    for row in 0..rows {
+        let first = row * 6 + 1;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let parameters: Vec<String> = (first..first + 6).map(|number| format!("${number}")).collect();
+        sql.push_str(&format!("({})", parameters.join(", ")));
+    }
+    sql
+}
+
 /// One chunk of a document as the indexer produced it.
 #[derive(Debug, Clone)]
 pub struct NewChunk<'a> {
@@ -129,17 +148,21 @@ impl Memory {
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-            for (ordinal, chunk) in chunks.iter().enumerate() {
-                let query = sqlx::query(
-                    "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(document_id)
-                .bind(ordinal as i64)
-                .bind(chunk.content)
-                .bind(chunk.headings)
-                .bind(chunk.embedding.and(chunk.embedding_hash));
-                bind_embedding(query, chunk.embedding).execute(&mut *tx).await.map_err(StoreError::query(op))?;
+            // One multi-row INSERT per batch instead of a statement (and a round trip) per chunk.
+            for (batch_number, batch) in chunks.chunks(INSERT_BATCH).enumerate() {
+                let sql = insert_chunks_sql(batch.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (offset, chunk) in batch.iter().enumerate() {
+                    let ordinal = (batch_number * INSERT_BATCH + offset) as i64;
+                    query = query
+                        .bind(document_id)
+                        .bind(ordinal)
+                        .bind(chunk.content)
+                        .bind(chunk.headings)
+                        .bind(chunk.embedding.and(chunk.embedding_hash));
+                    query = bind_embedding(query, chunk.embedding);
+                }
+                query.execute(&mut *tx).await.map_err(StoreError::query(op))?;
             }
             let inserted: Vec<i64> = if before.is_some() {
                 chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
@@ -299,6 +322,15 @@ pub(crate) fn blob_to_vec(blob: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insert_sql_numbers_six_parameters_per_row() {
+        assert_eq!(
+            insert_chunks_sql(2),
+            "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) \
+             VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)"
+        );
+    }
 
     #[test]
     fn embedding_blob_round_trips() {

@@ -245,21 +245,12 @@ impl MemoryService {
             Err(QueryError::Empty) => return Ok(Vec::new()),
         };
         let depth = self.ranking.candidates_per_list.max(limit);
-        let fts = self.store.rank_text(&query, filter, depth).await?;
-        let embedder = self.vector_embedder().await?;
-        if embedder.is_none() && self.embedder.is_some() {
-            tracing::warn!("stored vectors are not from the configured embedder yet; searching full text only");
-        }
-        let vector = match embedder {
-            Some(embedder) => {
-                let query_vector = embedder.embed(&[query.text().to_string()]).await?;
-                match query_vector.first() {
-                    Some(vector) => self.store.rank_vector(vector, filter, depth).await?,
-                    None => Vec::new(),
-                }
-            }
-            None => Vec::new(),
-        };
+        // The two rankings are independent: run them at once, so a search costs the slower of the
+        // two (the database works on the full-text query while the query is embedded and the
+        // vectors are searched) instead of their sum.
+        let (fts, vector) =
+            tokio::join!(self.store.rank_text(&query, filter, depth), self.rank_vector(&query, filter, depth));
+        let (fts, vector) = (fts?, vector?);
         let mut ids = fts.clone();
         ids.extend(vector.iter().copied());
         ids.sort_unstable();
@@ -268,6 +259,25 @@ impl MemoryService {
         let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter, now: Utc::now() };
         let ranking = RankingConfig { limit, ..self.ranking.clone() };
         Ok(rank_hybrid(&input, &ranking))
+    }
+
+    /// The vector ranking for `query`; empty without an embedder whose vectors may be used.
+    async fn rank_vector(
+        &self,
+        query: &SearchQuery,
+        filter: &SearchFilter,
+        depth: usize,
+    ) -> Result<Vec<store::ChunkId>, MemoryError> {
+        let embedder = self.vector_embedder().await?;
+        if embedder.is_none() && self.embedder.is_some() {
+            tracing::warn!("stored vectors are not from the configured embedder yet; searching full text only");
+        }
+        let Some(embedder) = embedder else { return Ok(Vec::new()) };
+        let query_vector = embedder.embed(&[query.text().to_string()]).await?;
+        match query_vector.first() {
+            Some(vector) => Ok(self.store.rank_vector(vector, filter, depth).await?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The embedder, if its vectors may be used now: the store must record its space (it does

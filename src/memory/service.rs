@@ -256,7 +256,15 @@ impl MemoryService {
         ids.sort_unstable();
         ids.dedup();
         let candidates = self.store.chunk_details(&ids).await?;
-        let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter, now: Utc::now() };
+        let query_terms = query.terms();
+        let input = HybridInput {
+            fts: &fts,
+            vector: &vector,
+            candidates: &candidates,
+            query_terms: &query_terms,
+            filter,
+            now: Utc::now(),
+        };
         let ranking = RankingConfig { limit, ..self.ranking.clone() };
         Ok(rank_hybrid(&input, &ranking))
     }

@@ -22,7 +22,7 @@ pub fn term_coverage(terms: &[String], text: &str) -> f64 {
     let matched = terms
         .iter()
         .filter(|term| {
-            if term.chars().any(|character| !character.is_ascii()) {
+            if !term.is_ascii() {
                 // Scripts without spaces (CJK) come as one run per phrase: look for the run itself.
                 lowered.contains(term.as_str())
             } else {

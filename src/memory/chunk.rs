@@ -55,11 +55,24 @@ impl Chunk {
     /// Text to embed: the heading path first, because a paragraph deep in a section often makes
     /// sense only with its headings ("Paris > Hotels: booked the one near the station").
     pub fn embedding_input(&self) -> String {
-        if self.heading_path.is_empty() {
-            return self.text.clone();
-        }
-        format!("{}\n\n{}", self.heading_path.join(" > "), self.text)
+        embedding_input(&self.headings(), &self.text)
     }
+
+    /// The heading path as stored with the chunk: titles joined by `" > "`, empty before the
+    /// first heading.
+    pub fn headings(&self) -> String {
+        self.heading_path.join(" > ")
+    }
+}
+
+/// What is embedded for a chunk with `headings` (as [`Chunk::headings`] joins them) and `text`.
+/// First indexing and re-embedding both go through here, so a chunk's vector never depends on
+/// which of the two made it.
+pub fn embedding_input(headings: &str, text: &str) -> String {
+    if headings.is_empty() {
+        return text.to_string();
+    }
+    format!("{headings}\n\n{text}")
 }
 
 /// Cuts `source` into chunks; whitespace-only input gives none.

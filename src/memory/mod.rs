@@ -14,7 +14,7 @@ pub mod tokens;
 pub mod watcher;
 pub mod workspace;
 
-pub use chunk::{Chunk, ChunkingConfig, chunk_markdown};
+pub use chunk::{Chunk, ChunkingConfig, chunk_markdown, embedding_input};
 pub use config::{MemoryConfig, MemoryConfigError};
 pub use document::{DocumentError, decode_document};
 pub use embed::ApiKey;

@@ -145,11 +145,14 @@ impl MemoryService {
             Some(embedder) => self.embed_chunks(embedder, path, &chunks).await?,
             None => (vec![None; chunks.len()], vec![None; chunks.len()], 0),
         };
+        let headings: Vec<String> = chunks.iter().map(super::Chunk::headings).collect();
         let new_chunks: Vec<NewChunk<'_>> = chunks
             .iter()
+            .zip(&headings)
             .zip(vectors.iter().zip(&hashes))
-            .map(|(chunk, (vector, hash))| NewChunk {
+            .map(|((chunk, headings), (vector, hash))| NewChunk {
                 content: &chunk.text,
+                headings,
                 embedding: vector.as_deref(),
                 embedding_hash: hash.as_deref(),
             })
@@ -242,29 +245,47 @@ impl MemoryService {
             Err(QueryError::Empty) => return Ok(Vec::new()),
         };
         let depth = self.ranking.candidates_per_list.max(limit);
-        let fts = self.store.rank_text(&query, filter, depth).await?;
-        let embedder = self.vector_embedder().await?;
-        if embedder.is_none() && self.embedder.is_some() {
-            tracing::warn!("stored vectors are not from the configured embedder yet; searching full text only");
-        }
-        let vector = match embedder {
-            Some(embedder) => {
-                let query_vector = embedder.embed(&[query.text().to_string()]).await?;
-                match query_vector.first() {
-                    Some(vector) => self.store.rank_vector(vector, filter, depth).await?,
-                    None => Vec::new(),
-                }
-            }
-            None => Vec::new(),
-        };
+        // The two rankings are independent: run them at once, so a search costs the slower of the
+        // two (the database works on the full-text query while the query is embedded and the
+        // vectors are searched) instead of their sum.
+        let (fts, vector) =
+            tokio::join!(self.store.rank_text(&query, filter, depth), self.rank_vector(&query, filter, depth));
+        let (fts, vector) = (fts?, vector?);
         let mut ids = fts.clone();
         ids.extend(vector.iter().copied());
         ids.sort_unstable();
         ids.dedup();
         let candidates = self.store.chunk_details(&ids).await?;
-        let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter, now: Utc::now() };
+        let query_terms = query.terms();
+        let input = HybridInput {
+            fts: &fts,
+            vector: &vector,
+            candidates: &candidates,
+            query_terms: &query_terms,
+            filter,
+            now: Utc::now(),
+        };
         let ranking = RankingConfig { limit, ..self.ranking.clone() };
         Ok(rank_hybrid(&input, &ranking))
+    }
+
+    /// The vector ranking for `query`; empty without an embedder whose vectors may be used.
+    async fn rank_vector(
+        &self,
+        query: &SearchQuery,
+        filter: &SearchFilter,
+        depth: usize,
+    ) -> Result<Vec<store::ChunkId>, MemoryError> {
+        let embedder = self.vector_embedder().await?;
+        if embedder.is_none() && self.embedder.is_some() {
+            tracing::warn!("stored vectors are not from the configured embedder yet; searching full text only");
+        }
+        let Some(embedder) = embedder else { return Ok(Vec::new()) };
+        let query_vector = embedder.embed(&[query.text().to_string()]).await?;
+        match query_vector.first() {
+            Some(vector) => Ok(self.store.rank_vector(vector, filter, depth).await?),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The embedder, if its vectors may be used now: the store must record its space (it does

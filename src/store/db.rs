@@ -22,6 +22,8 @@ pub(crate) enum Db {
 pub(crate) struct SqlitePools {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
+    /// The in-process copy of the memory chunk vectors that SQLite's vector search scans.
+    pub(crate) memory_vectors: std::sync::Arc<super::memory_vector_cache::VectorCache>,
 }
 
 /// What every concern holds: the pool and the sealer for encrypted columns.

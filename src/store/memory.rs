@@ -4,13 +4,46 @@
 
 use serde::Serialize;
 
-use super::db::{BeginWrite, Shared, now_ms, on_db, on_db_read};
+use super::db::{BeginWrite, Db, Shared, now_ms, on_db, on_db_read};
+use super::memory_vector_cache::VectorChange;
 use super::{DocumentId, StoreError};
+
+/// The chunk ids of a document in ordinal order, inside the caller's transaction.
+macro_rules! chunk_ids_of {
+    ($tx:expr, $document_id:expr) => {
+        sqlx::query_scalar::<_, i64>("SELECT id FROM memory_chunks WHERE document_id = $1 ORDER BY ordinal")
+            .bind($document_id)
+            .fetch_all(&mut *$tx)
+            .await
+    };
+}
+
+/// Chunks per INSERT statement: 6 parameters each stays far below both engines' limits.
+const INSERT_BATCH: usize = 200;
+
+/// `INSERT INTO memory_chunks … VALUES (…), (…)` for `rows` chunks, parameters numbered in order.
+fn insert_chunks_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) VALUES ",
+    );
+    for row in 0..rows {
+        let first = row * 6 + 1;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let parameters: Vec<String> = (first..first + 6).map(|number| format!("${number}")).collect();
+        sql.push_str(&format!("({})", parameters.join(", ")));
+    }
+    sql
+}
 
 /// One chunk of a document as the indexer produced it.
 #[derive(Debug, Clone)]
 pub struct NewChunk<'a> {
     pub content: &'a str,
+    /// Titles of the enclosing headings joined by `" > "` (empty before the first heading): part
+    /// of what was embedded, kept so a re-embed embeds the same text.
+    pub headings: &'a str,
     pub embedding: Option<&'a [f32]>,
     /// Hash of exactly what was embedded (model, dimensions, text), so the next index of the
     /// document can reuse this vector when the chunk did not change; `None` without a vector.
@@ -76,8 +109,9 @@ impl Memory {
             self.check_dims(op, embedding)?;
         }
         let now = now_ms();
-        on_db!(&self.shared.db, pool => {
+        let (document_id, generations, replaced, inserted) = on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
             let existing: Option<(i64, String)> =
                 sqlx::query_as("SELECT id, content_hash FROM memory_documents WHERE path = $1")
                     .bind(path)
@@ -103,25 +137,50 @@ impl Memory {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
+            // Only a backend with an in-process vector copy (a generation) needs the chunk ids.
+            let replaced: Vec<i64> = if before.is_some() && existing.is_some() {
+                chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+            } else {
+                Vec::new()
+            };
             sqlx::query("DELETE FROM memory_chunks WHERE document_id = $1")
                 .bind(document_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-            for (ordinal, chunk) in chunks.iter().enumerate() {
-                let query = sqlx::query(
-                    "INSERT INTO memory_chunks (document_id, ordinal, content, embedding_hash, embedding) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(document_id)
-                .bind(ordinal as i64)
-                .bind(chunk.content)
-                .bind(chunk.embedding.and(chunk.embedding_hash));
-                bind_embedding(query, chunk.embedding).execute(&mut *tx).await.map_err(StoreError::query(op))?;
+            // One multi-row INSERT per batch instead of a statement (and a round trip) per chunk.
+            for (batch_number, batch) in chunks.chunks(INSERT_BATCH).enumerate() {
+                let sql = insert_chunks_sql(batch.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (offset, chunk) in batch.iter().enumerate() {
+                    let ordinal = (batch_number * INSERT_BATCH + offset) as i64;
+                    query = query
+                        .bind(document_id)
+                        .bind(ordinal)
+                        .bind(chunk.content)
+                        .bind(chunk.headings)
+                        .bind(chunk.embedding.and(chunk.embedding_hash));
+                    query = bind_embedding(query, chunk.embedding);
+                }
+                query.execute(&mut *tx).await.map_err(StoreError::query(op))?;
             }
+            let inserted: Vec<i64> = if before.is_some() {
+                chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+            } else {
+                Vec::new()
+            };
+            let after = tx.vector_generation().await.map_err(StoreError::query(op))?;
             tx.commit().await.map_err(StoreError::query(op))?;
-            Ok(DocumentWrite::Written(DocumentId(document_id)))
-        })
+            (document_id, (before, after), replaced, inserted)
+        });
+        // Chunk ids come back in ordinal order, the order `chunks` was inserted in.
+        let upserted = inserted
+            .iter()
+            .zip(chunks)
+            .filter_map(|(chunk_id, chunk)| chunk.embedding.map(|vector| (*chunk_id, document_id, vector)))
+            .collect();
+        self.apply_vector_change(generations, VectorChange::Replace { removed: &replaced, upserted });
+        Ok(DocumentWrite::Written(DocumentId(document_id)))
     }
 
     /// The stored content hash of the document at `path`, if any.
@@ -137,12 +196,40 @@ impl Memory {
     /// Deletes the document and its chunks; false when nothing was stored at `path`.
     pub async fn delete_document(&self, path: &str) -> Result<bool, StoreError> {
         let op = "delete memory document";
-        let done = on_db!(&self.shared.db, pool => sqlx::query("DELETE FROM memory_documents WHERE path = $1")
-            .bind(path)
-            .execute(pool)
-            .await.map(|result| result.rows_affected()))
-        .map_err(StoreError::query(op))?;
+        let (done, generations, removed) = on_db!(&self.shared.db, pool => {
+            let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
+            let document_id: Option<i64> = sqlx::query_scalar("SELECT id FROM memory_documents WHERE path = $1")
+                .bind(path)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
+            let removed = match document_id {
+                Some(document_id) if before.is_some() => {
+                    chunk_ids_of!(tx, document_id).map_err(StoreError::query(op))?
+                }
+                _ => Vec::new(),
+            };
+            let done = sqlx::query("DELETE FROM memory_documents WHERE path = $1")
+                .bind(path)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?
+                .rows_affected();
+            let after = tx.vector_generation().await.map_err(StoreError::query(op))?;
+            tx.commit().await.map_err(StoreError::query(op))?;
+            (done, (before, after), removed)
+        });
+        self.apply_vector_change(generations, VectorChange::Replace { removed: &removed, upserted: Vec::new() });
         Ok(done > 0)
+    }
+
+    /// Brings SQLite's in-process vector copy up to a change this process committed, which moved
+    /// the stored generation from `before` to `after` (both `None` on PostgreSQL: no copy).
+    pub(super) fn apply_vector_change(&self, (before, after): (Option<i64>, Option<i64>), change: VectorChange<'_>) {
+        if let (Db::Sqlite(pools), Some(before), Some(after)) = (&self.shared.db, before, after) {
+            pools.memory_vectors.apply(before, after, change);
+        }
     }
 
     /// Every document with its chunk count, by path.
@@ -199,6 +286,35 @@ pub(super) fn bind_embedding<'q, DB: EmbeddingColumn>(
     query.bind(DB::embedding(values))
 }
 
+/// Reads the stored vector generation inside a write transaction: SQLite's triggers bump it on
+/// every vector change; PostgreSQL keeps no in-process copy and has none.
+pub(super) trait VectorGeneration {
+    fn vector_generation(&mut self) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+}
+
+impl VectorGeneration for sqlx::PgConnection {
+    async fn vector_generation(&mut self) -> Result<Option<i64>, sqlx::Error> {
+        Ok(None)
+    }
+}
+
+impl VectorGeneration for sqlx::SqliteConnection {
+    async fn vector_generation(&mut self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT generation FROM memory_vector_generation WHERE id = 1")
+            .fetch_one(self)
+            .await
+            .map(Some)
+    }
+}
+
+/// [`bind_embedding`] for a query that returns one column.
+pub(super) fn bind_embedding_scalar<'q, DB: EmbeddingColumn, O>(
+    query: sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments>,
+    values: Option<&[f32]>,
+) -> sqlx::query::QueryScalar<'q, DB, O, <DB as sqlx::Database>::Arguments> {
+    query.bind(DB::embedding(values))
+}
+
 pub(crate) fn blob_to_vec(blob: &[u8]) -> Vec<f32> {
     blob.chunks_exact(4).map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])).collect()
 }
@@ -206,6 +322,15 @@ pub(crate) fn blob_to_vec(blob: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn insert_sql_numbers_six_parameters_per_row() {
+        assert_eq!(
+            insert_chunks_sql(2),
+            "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) \
+             VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)"
+        );
+    }
 
     #[test]
     fn embedding_blob_round_trips() {

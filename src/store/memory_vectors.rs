@@ -1,10 +1,12 @@
 //! The store side of re-embedding: which chunks lack vectors, writing vectors, and the recorded
 //! embedding space (model and dimensions) every stored vector belongs to.
 
-use crate::memory::embed::{Embedding, EmbeddingSpace, ReembedError, StoreFuture, VectorStorePort};
+use crate::memory::embed::{EmbeddingSpace, ReembedError, ReembeddedChunk, StoreFuture, VectorStorePort};
+use crate::memory::embedding_input;
 
 use super::db::{BeginWrite, on_db, on_db_read};
-use super::memory::{Memory, bind_embedding};
+use super::memory::{Memory, VectorGeneration, bind_embedding_scalar};
+use super::memory_vector_cache::VectorChange;
 use super::{ChunkId, Settings, StoreError};
 
 /// Settings key holding the [`EmbeddingSpace`] of the stored vectors.
@@ -25,8 +27,9 @@ impl Memory {
 
     async fn clear_all_vectors(&self) -> Result<(), StoreError> {
         let op = "clear memory vectors";
-        on_db!(&self.shared.db, pool => {
+        let generations = on_db!(&self.shared.db, pool => {
             let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
+            let before = transaction.vector_generation().await.map_err(StoreError::query(op))?;
             sqlx::query("DELETE FROM settings WHERE key = $1")
                 .bind(SPACE_KEY)
                 .execute(&mut *transaction)
@@ -36,43 +39,68 @@ impl Memory {
                 .execute(&mut *transaction)
                 .await
                 .map_err(StoreError::query(op))?;
-            transaction.commit().await.map_err(StoreError::query(op))
-        })
+            let after = transaction.vector_generation().await.map_err(StoreError::query(op))?;
+            transaction.commit().await.map_err(StoreError::query(op))?;
+            (before, after)
+        });
+        self.apply_vector_change(generations, VectorChange::Clear);
+        Ok(())
     }
 
+    /// Chunks without a vector after `after`, each with the text first indexing embedded for it.
     async fn chunks_missing_vectors(
         &self,
         after: Option<ChunkId>,
         limit: usize,
     ) -> Result<Vec<(ChunkId, String)>, StoreError> {
         let op = "list chunks without vectors";
-        let rows: Vec<(i64, String)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
-            "SELECT id, content FROM memory_chunks WHERE embedding IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        let rows: Vec<(i64, String, String)> = on_db_read!(&self.shared.db, pool => sqlx::query_as(
+            "SELECT id, heading_path, content FROM memory_chunks WHERE embedding IS NULL AND id > $1 ORDER BY id LIMIT $2",
         )
         .bind(after.map_or(i64::MIN, |id| id.0))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await)
         .map_err(StoreError::query(op))?;
-        Ok(rows.into_iter().map(|(id, content)| (ChunkId(id), content)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, headings, content)| (ChunkId(id), embedding_input(&headings, &content)))
+            .collect())
     }
 
-    async fn write_chunk_vectors(&self, vectors: &[(ChunkId, Embedding)]) -> Result<(), StoreError> {
+    async fn write_chunk_vectors(&self, chunks: &[ReembeddedChunk]) -> Result<(), StoreError> {
         let op = "write memory vectors";
-        for (_, vector) in vectors {
-            self.check_dims(op, vector)?;
+        for chunk in chunks {
+            self.check_dims(op, &chunk.embedding)?;
         }
-        on_db!(&self.shared.db, pool => {
+        let (generations, documents) = on_db!(&self.shared.db, pool => {
             let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
-            for (chunk_id, vector) in vectors {
-                let query = sqlx::query("UPDATE memory_chunks SET embedding = $2 WHERE id = $1").bind(chunk_id.0);
-                bind_embedding(query, Some(vector))
-                    .execute(&mut *transaction)
+            let before = transaction.vector_generation().await.map_err(StoreError::query(op))?;
+            let mut documents = Vec::with_capacity(chunks.len());
+            for chunk in chunks {
+                let query = sqlx::query_scalar(
+                    "UPDATE memory_chunks SET embedding_hash = $2, embedding = $3 WHERE id = $1 RETURNING document_id",
+                )
+                .bind(chunk.chunk_id.0)
+                .bind(&chunk.embedding_hash);
+                let document_id: Option<i64> = bind_embedding_scalar(query, Some(chunk.embedding.as_slice()))
+                    .fetch_optional(&mut *transaction)
                     .await
                     .map_err(StoreError::query(op))?;
+                documents.push(document_id);
             }
-            transaction.commit().await.map_err(StoreError::query(op))
-        })
+            let after = transaction.vector_generation().await.map_err(StoreError::query(op))?;
+            transaction.commit().await.map_err(StoreError::query(op))?;
+            ((before, after), documents)
+        });
+        // A chunk deleted since it was listed has no document and nothing to cache.
+        let upserted = chunks
+            .iter()
+            .zip(documents)
+            .filter_map(|(chunk, document_id)| Some((chunk.chunk_id.0, document_id?, chunk.embedding.as_slice())))
+            .collect();
+        self.apply_vector_change(generations, VectorChange::Replace { removed: &[], upserted });
+        Ok(())
     }
 }
 
@@ -99,7 +127,7 @@ impl VectorStorePort for Memory {
         Box::pin(async move { self.chunks_missing_vectors(after, limit).await.map_err(store_error("list chunks")) })
     }
 
-    fn write_vectors(&self, vectors: Vec<(ChunkId, Embedding)>) -> StoreFuture<'_, ()> {
+    fn write_vectors(&self, vectors: Vec<ReembeddedChunk>) -> StoreFuture<'_, ()> {
         Box::pin(async move { self.write_chunk_vectors(&vectors).await.map_err(store_error("write vectors")) })
     }
 

@@ -19,6 +19,7 @@ mod key_check;
 mod memory;
 mod memory_pending;
 mod memory_search;
+mod memory_vector_cache;
 mod memory_vectors;
 mod migrate;
 mod open;

@@ -108,7 +108,7 @@ pub(crate) async fn open_sqlite(
             return Err(open_error(error));
         }
     };
-    Ok(SqlitePools { writer, reader })
+    Ok(SqlitePools { writer, reader, memory_vectors: Default::default() })
 }
 
 /// False for a connection that sqlx still believes to be inside a transaction once it is back in the pool.

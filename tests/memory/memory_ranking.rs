@@ -45,7 +45,14 @@ fn rrf_orders_a_case_where_full_text_and_vector_disagree() {
     let vector = ids(&[4, 3, 5, 6, 1]);
     let candidates = candidates(6);
     let filter = SearchFilter::default();
-    let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter: &filter, now: now() };
+    let input = HybridInput {
+        fts: &fts,
+        vector: &vector,
+        candidates: &candidates,
+        query_terms: &[],
+        filter: &filter,
+        now: now(),
+    };
 
     // Classic RRF: both lists weigh the same.
     let equal = RankingConfig { fts_weight: 1.0, vector_weight: 1.0, ..RankingConfig::default() };
@@ -71,7 +78,14 @@ fn recency_decay_lifts_a_newer_chunk_over_an_older_one() {
     candidates.insert(ChunkId(1), candidate("notes/old.md", 400, None));
     candidates.insert(ChunkId(2), candidate("notes/new.md", 2, None));
     let filter = SearchFilter::default();
-    let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter: &filter, now: now() };
+    let input = HybridInput {
+        fts: &fts,
+        vector: &vector,
+        candidates: &candidates,
+        query_terms: &[],
+        filter: &filter,
+        now: now(),
+    };
 
     let plain = rank_hybrid(&input, &RankingConfig::default());
     assert_eq!(order(&plain), vec![1, 2]);
@@ -94,7 +108,14 @@ fn mmr_pushes_a_near_duplicate_below_a_different_chunk() {
     candidates.insert(ChunkId(2), candidate("notes/a-copy.md", 1, Some(vec![0.99, 0.05, 0.0])));
     candidates.insert(ChunkId(3), candidate("notes/b.md", 1, Some(vec![0.0, 1.0, 0.0])));
     let filter = SearchFilter::default();
-    let input = HybridInput { fts: &fts, vector: &vector, candidates: &candidates, filter: &filter, now: now() };
+    let input = HybridInput {
+        fts: &fts,
+        vector: &vector,
+        candidates: &candidates,
+        query_terms: &[],
+        filter: &filter,
+        now: now(),
+    };
 
     let without = rank_hybrid(&input, &RankingConfig { limit: 2, ..RankingConfig::default() });
     assert_eq!(order(&without), vec![1, 2]);
@@ -114,11 +135,19 @@ fn filters_drop_chunks_outside_path_date_or_source() {
         updated_after: Some(now() - Duration::days(100)),
         ..SearchFilter::default()
     };
-    let input = HybridInput { fts: &fts, vector: &[], candidates: &candidates, filter: &filter, now: now() };
+    let input =
+        HybridInput { fts: &fts, vector: &[], candidates: &candidates, query_terms: &[], filter: &filter, now: now() };
     assert_eq!(order(&rank_hybrid(&input, &RankingConfig::default())), vec![1]);
 
     let chat_only = SearchFilter { source: Some(SourceName("chat".to_string())), ..SearchFilter::default() };
-    let input = HybridInput { fts: &fts, vector: &[], candidates: &candidates, filter: &chat_only, now: now() };
+    let input = HybridInput {
+        fts: &fts,
+        vector: &[],
+        candidates: &candidates,
+        query_terms: &[],
+        filter: &chat_only,
+        now: now(),
+    };
     assert!(rank_hybrid(&input, &RankingConfig::default()).is_empty());
 }
 
@@ -146,11 +175,51 @@ async fn empty_huge_and_hostile_queries_never_break_search() {
         let vectors = local_embedder().embed(&[query.text().to_string()]).await.expect("any query can be embedded");
         assert_eq!(vectors[0].len(), 384);
         let filter = SearchFilter::default();
-        let input = HybridInput { fts: &fts, vector: &[], candidates: &candidates, filter: &filter, now: now() };
+        let input = HybridInput {
+            fts: &fts,
+            vector: &[],
+            candidates: &candidates,
+            query_terms: &[],
+            filter: &filter,
+            now: now(),
+        };
         let hits = rank_hybrid(&input, &config);
         assert!(hits.len() <= config.limit);
         if raw == ten_kb {
             assert_eq!(hits.first().map(|hit| hit.chunk_id), Some(ChunkId(1)), "cut query still finds E1042");
         }
     }
+}
+
+#[test]
+fn a_full_text_hit_counts_by_the_share_of_the_query_it_contains() {
+    let texts =
+        [(1, "The house needs a coat of paint."), (2, "Keep the house warm in winter."), (3, "Insulate the loft.")];
+    let candidates: HashMap<ChunkId, CandidateChunk> = texts
+        .iter()
+        .map(|(id, text)| {
+            (ChunkId(*id), CandidateChunk { text: text.to_string(), ..candidate(&format!("{id}.md"), 1, None) })
+        })
+        .collect();
+    // Full text: 1 shares one incidental word of four, 2 contains them all; vectors rank 3 first.
+    let (fts, vector) = (ids(&[1, 2]), ids(&[3, 2]));
+    let filter = SearchFilter::default();
+    let query_terms = SearchQuery::parse("how do I keep the house warm in winter", 100).expect("query").terms();
+    assert_eq!(query_terms, vec!["keep", "house", "warm", "winter"]);
+    let equal = RankingConfig { fts_weight: 1.0, vector_weight: 1.0, ..RankingConfig::default() };
+
+    let input = HybridInput {
+        fts: &fts,
+        vector: &vector,
+        candidates: &candidates,
+        query_terms: &[],
+        filter: &filter,
+        now: now(),
+    };
+    assert_eq!(order(&rank_hybrid(&input, &equal)), vec![2, 1, 3], "without terms: plain RRF, 1 ties 3 and wins");
+    let input = HybridInput { query_terms: &query_terms, ..input };
+    let hits = rank_hybrid(&input, &equal);
+    assert_eq!(order(&hits), vec![2, 3, 1], "the incidental match falls below the semantic one");
+    assert!((hits[2].scores.fused - 0.25 / 61.0).abs() < 1e-12);
+    assert!((hits[0].scores.fused - 2.0 / 62.0).abs() < 1e-12, "full coverage keeps full weight");
 }

@@ -19,6 +19,8 @@ on_both_backends!(
     rrf_puts_agreement_above_either_list_alone,
     recency_decay_and_mmr_change_the_order,
     changing_the_model_reembeds_every_chunk,
+    a_reembed_embeds_what_indexing_embeds_and_records_its_hash,
+    vector_search_follows_writes_deletes_reembeds_and_other_processes,
     bad_files_and_queries_are_refused_cleanly,
 );
 
@@ -222,6 +224,83 @@ async fn changing_the_model_reembeds_every_chunk(t: &TestStore) {
     assert_eq!(second.embedded(), 6);
     assert_eq!(t.store.memory().embedding_space().await.unwrap(), space("fixed/b"));
     assert_eq!(t.store.memory().count_chunks(true).await.unwrap(), 6);
+}
+
+async fn a_reembed_embeds_what_indexing_embeds_and_records_its_hash(t: &TestStore) {
+    let trip = "# Trip\n\n## Lisbon\n\nWe stayed near the river.\n\n## Porto\n\nThe bridge was closed for repairs.\n";
+    let first = Arc::new(FixedEmbedder::new("fixed/a"));
+    let memory = service(t, Some(first.clone()), |_| {}).await;
+    assert!(matches!(memory.index_text("trip.md", "workspace", trip).await.unwrap(), IndexOutcome::Indexed { .. }));
+    let mut indexed = first.embedded_texts();
+    assert!(indexed.contains(&"Trip > Lisbon\n\n## Lisbon\n\nWe stayed near the river.".to_string()), "{indexed:?}");
+
+    let second = Arc::new(FixedEmbedder::new("fixed/b"));
+    let other = service(t, Some(second.clone()), |_| {}).await;
+    let mut reembedded = second.embedded_texts();
+    indexed.sort();
+    reembedded.sort();
+    assert_eq!(reembedded, indexed, "a re-embed embeds exactly what first indexing embedded");
+
+    // The model is part of the document hash, so the document is chunked again; every chunk's
+    // vector is found by the hash the re-embed recorded, and nothing is embedded twice.
+    let again = other.index_text("trip.md", "workspace", trip).await.unwrap();
+    assert_eq!(again, IndexOutcome::Indexed { chunks: indexed.len(), embedded: 0 });
+    assert_eq!(second.embedded(), indexed.len());
+}
+
+/// Vector search results, as document paths, for a query pointing along `axis`; also checks
+/// that every returned chunk still exists (a stale in-process copy would return deleted ones).
+async fn nearest_paths(t: &TestStore, axis: usize, filter: &SearchFilter) -> Vec<String> {
+    let mut query = vec![0.0; crate::support::memory_fixed_embedder::DIMS];
+    query[axis] = 1.0;
+    let memory = t.store.memory();
+    let ids = memory.rank_vector(&query, filter, 50).await.unwrap();
+    let details = memory.chunk_details(&ids).await.unwrap();
+    assert_eq!(details.len(), ids.len(), "vector search returned chunks that no longer exist: {ids:?}");
+    ids.iter().map(|id| details[id].document_path.clone()).collect()
+}
+
+async fn vector_search_follows_writes_deletes_reembeds_and_other_processes(t: &TestStore) {
+    let everything = SearchFilter::default();
+    let first = Arc::new(FixedEmbedder::new("fixed/a"));
+    first.set("apples in the loft", &[(0, 1.0)]);
+    first.set("bananas on the shelf", &[(1, 1.0)]);
+    first.set("bananas went to the compost", &[(2, 1.0)]);
+    let memory = service(t, Some(first.clone()), |_| {}).await;
+    memory.index_text("a.md", "workspace", "apples in the loft").await.unwrap();
+    memory.index_text("b.md", "workspace", "bananas on the shelf").await.unwrap();
+    assert_eq!(nearest_paths(t, 1, &everything).await, ["b.md", "a.md"]);
+
+    // A rewrite replaces the document's chunk: the old vector is gone, the new one is found.
+    memory.index_text("b.md", "workspace", "bananas went to the compost").await.unwrap();
+    assert_eq!(nearest_paths(t, 2, &everything).await, ["b.md", "a.md"]);
+    assert_eq!(nearest_paths(t, 1, &everything).await.len(), 2);
+
+    assert!(memory.forget("a.md").await.unwrap());
+    assert_eq!(nearest_paths(t, 0, &everything).await, ["b.md"]);
+
+    // Another process (a second store on the same database) writes; this one must see it.
+    let other_store = t.reopen(&t.master_key).await.unwrap();
+    first.set("cherries in the freezer", &[(3, 1.0)]);
+    let workspace = t.data_dir.path().join("workspace");
+    let other = MemoryService::new(
+        other_store.memory(),
+        Some(first.clone() as Arc<dyn chitin::memory::embed::Embedder>),
+        &MemoryConfig::default(),
+        workspace,
+    );
+    other.index_text("c.md", "notes", "cherries in the freezer").await.unwrap();
+    other_store.close().await;
+    assert_eq!(nearest_paths(t, 3, &everything).await, ["c.md", "b.md"]);
+    let notes_only = SearchFilter { source: Some(SourceName("notes".to_string())), ..SearchFilter::default() };
+    assert_eq!(nearest_paths(t, 2, &notes_only).await, ["c.md"]);
+
+    // A re-embed with another model replaces every vector.
+    let second = Arc::new(FixedEmbedder::new("fixed/b"));
+    second.set("bananas went to the compost", &[(7, 1.0)]);
+    service(t, Some(second.clone()), |_| {}).await;
+    assert_eq!(nearest_paths(t, 7, &everything).await, ["b.md", "c.md"]);
+    assert_eq!(nearest_paths(t, 2, &everything).await.len(), 2);
 }
 
 async fn bad_files_and_queries_are_refused_cleanly(t: &TestStore) {

@@ -441,7 +441,7 @@ fn document<'a>(path: &'a str, content_hash: &'a str) -> NewDocument<'a> {
 }
 
 fn chunk<'a>(content: &'a str, embedding: Option<&'a [f32]>) -> NewChunk<'a> {
-    NewChunk { content, embedding, embedding_hash: embedding.map(|_| "h") }
+    NewChunk { content, headings: "", embedding, embedding_hash: embedding.map(|_| "h") }
 }
 
 async fn memory_documents_and_search(t: &TestStore) {

@@ -31,7 +31,7 @@ async fn sqlite_file_holds_no_plaintext_and_backup_stays_encrypted() {
     };
     t.store.outbox().enqueue_reply(conversation_id, None, PHRASE).await.unwrap();
     let diary = NewDocument { path: "diary.md", source: "workspace", content_hash: "h" };
-    let chunk = NewChunk { content: PHRASE, embedding: None, embedding_hash: None };
+    let chunk = NewChunk { content: PHRASE, headings: "", embedding: None, embedding_hash: None };
     t.store.memory().upsert_document(&diary, &[chunk]).await.unwrap();
     let backup = t.data_dir.path().join("backup.db");
     t.store.backup_to(&backup).await.unwrap();

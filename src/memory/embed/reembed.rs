@@ -5,7 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use super::space::{EmbeddingSpace, ReembedDecision};
-use super::{EmbedError, Embedder, Embedding};
+use super::{ContentHash, EmbedError, Embedder, Embedding};
 use crate::memory::rank::ChunkId;
 
 /// Why vectors could not be brought up to date; safe to retry, the next run resumes.
@@ -37,11 +37,23 @@ pub trait VectorStorePort: Send + Sync {
     fn clear_vectors(&self) -> StoreFuture<'_, ()>;
     /// Chunks that have no vector.
     fn count_missing(&self) -> StoreFuture<'_, usize>;
-    /// Up to `limit` chunks without a vector whose id is greater than `after`, in id order.
+    /// Up to `limit` chunks without a vector whose id is greater than `after`, in id order, each
+    /// with the text to embed: exactly what first indexing embedded (heading path and chunk text,
+    /// see [`crate::memory::embedding_input`]), so a re-embedded vector equals a fresh one.
     fn missing_after(&self, after: Option<ChunkId>, limit: usize) -> StoreFuture<'_, Vec<(ChunkId, String)>>;
-    fn write_vectors(&self, vectors: Vec<(ChunkId, Embedding)>) -> StoreFuture<'_, ()>;
+    /// Stores vectors with the hash of what was embedded, so the next index of an unchanged
+    /// chunk reuses its vector instead of embedding it again.
+    fn write_vectors(&self, vectors: Vec<ReembeddedChunk>) -> StoreFuture<'_, ()>;
     /// Records the space all vectors now belong to; vector search may resume.
     fn record_space(&self, space: &EmbeddingSpace) -> StoreFuture<'_, ()>;
+}
+
+/// A chunk's new vector and the [`ContentHash`] of the text it was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReembeddedChunk {
+    pub chunk_id: ChunkId,
+    pub embedding: Embedding,
+    pub embedding_hash: String,
 }
 
 /// Progress of one run, reported after every batch.
@@ -89,7 +101,16 @@ pub async fn apply_reembed_decision(
             source,
         })?;
         let count = vectors.len();
-        store.write_vectors(page.into_iter().map(|(id, _)| id).zip(vectors).collect()).await?;
+        let chunks = page
+            .into_iter()
+            .zip(vectors)
+            .map(|((chunk_id, text), embedding)| ReembeddedChunk {
+                chunk_id,
+                embedding,
+                embedding_hash: ContentHash::of(embedder.model_id(), embedder.dims(), &text).to_string(),
+            })
+            .collect();
+        store.write_vectors(chunks).await?;
         progress.embedded += count;
         tracing::debug!(embedded = progress.embedded, total, "re-embedding progress");
         on_progress(progress);

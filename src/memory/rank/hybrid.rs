@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::coverage::term_coverage;
 use super::filter::{SearchFilter, SourceName};
 use super::mmr::{MmrCandidate, mmr_order};
 use super::recency::recency_weight;
@@ -53,6 +54,9 @@ pub struct HybridInput<'a> {
     /// Vector ranking, best first (empty under full-text-only search).
     pub vector: &'a [ChunkId],
     pub candidates: &'a HashMap<ChunkId, CandidateChunk>,
+    /// The full-text terms of the query ([`super::SearchQuery::terms`]): a full-text entry
+    /// counts in proportion to the share of them it contains. Empty: full weight.
+    pub query_terms: &'a [String],
     pub filter: &'a SearchFilter,
     pub now: DateTime<Utc>,
 }
@@ -71,8 +75,12 @@ pub fn rank_hybrid(input: &HybridInput<'_>, config: &RankingConfig) -> Vec<Searc
             }
             let weighted =
                 |rank: Option<usize>, weight: f64| rank.map_or(0.0, |rank| weight / (config.rrf_k + rank as f64));
-            let fused_score =
-                weighted(fused.fts_rank, config.fts_weight) + weighted(fused.vector_rank, config.vector_weight);
+            let coverage = match fused.fts_rank {
+                Some(_) => term_coverage(input.query_terms, &candidate.text),
+                None => 0.0,
+            };
+            let fused_score = weighted(fused.fts_rank, config.fts_weight * coverage)
+                + weighted(fused.vector_rank, config.vector_weight);
             let age_seconds = (input.now - candidate.updated_at).as_seconds_f64();
             let recency = recency_weight(age_seconds, half_life_seconds, config.recency_floor);
             Some(SearchHit {

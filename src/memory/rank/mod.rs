@@ -3,6 +3,7 @@
 //! Everything here is pure: the store produces the two rankings (full text and vector) and the
 //! candidate details, and these functions decide the final order.
 
+mod coverage;
 mod filter;
 mod hybrid;
 mod mmr;
@@ -12,6 +13,7 @@ mod rrf;
 
 use serde::{Deserialize, Serialize};
 
+pub use coverage::term_coverage;
 pub use filter::{SearchFilter, SourceName};
 pub use hybrid::{CandidateChunk, HybridInput, ScoreParts, SearchHit, rank_hybrid};
 pub use mmr::{MmrCandidate, cosine, mmr_order};
@@ -29,7 +31,8 @@ pub struct RankingConfig {
     /// RRF constant; 60 is the value from the original RRF paper and what most hybrid search
     /// engines ship. Lower values trust each list's top result more.
     pub rrf_k: f64,
-    /// Weight of the full-text list in the fusion (each list adds `weight / (k + rank)`).
+    /// Weight of the full-text list in the fusion (each list adds `weight / (k + rank)`; a
+    /// full-text entry's share is further scaled by the share of query terms it contains).
     /// 0.5 by default: with OR-matched terms, full text also returns chunks that share a single
     /// incidental word with a question, and at equal weight such a hit ties the best semantic
     /// match. Where full text is decisive (a rare exact term: an error code, a name) it ranks

@@ -10,8 +10,8 @@ use chitin_channels::ports::BoxFuture;
 
 use crate::memory::MemoryService;
 use crate::memory::rank::SearchFilter;
-use crate::sandbox::{JsonFileCatalog, tool_info, tool_list};
 use crate::routines::schedule_of;
+use crate::sandbox::{JsonFileCatalog, tool_info, tool_list};
 use crate::store::{CancelOutcome, ConversationId, JobId, RoutineId, Store, now_ms};
 
 /// The service's answer to the UI's questions.
@@ -172,7 +172,9 @@ impl WebPort for ServiceWebPort {
             let next_fire_at_ms = if paused {
                 None
             } else {
-                schedule_of(&routine).map_err(|error| error.to_string())?.and_then(|schedule| schedule.next_after(now_ms()))
+                schedule_of(&routine)
+                    .map_err(|error| error.to_string())?
+                    .and_then(|schedule| schedule.next_after(now_ms()))
             };
             routines.set_enabled(&routine.name, !paused, next_fire_at_ms).await.map_err(|error| error.to_string())
         })

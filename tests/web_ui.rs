@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
 use chitin::store::{NewJob, now_ms};
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
 use crate::support::chitin::{TOKEN, TestChitin, eventually};

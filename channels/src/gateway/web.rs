@@ -215,8 +215,9 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({"error": message}))).into_response()
 }
 
-fn authorised(state: &WebState, headers: &HeaderMap) -> Result<(), Response> {
-    state.auth.check_request(headers).map_err(|failure| match failure {
+/// The response that refuses this request, or `None` when it carries a valid session or token.
+fn refusal(state: &WebState, headers: &HeaderMap) -> Option<Response> {
+    state.auth.check_request(headers).err().map(|failure| match failure {
         AuthFailure::NotConfigured => problem(StatusCode::FORBIDDEN, "no gateway.token is configured"),
         AuthFailure::Missing => problem(StatusCode::UNAUTHORIZED, "log in first"),
         AuthFailure::Wrong => problem(StatusCode::UNAUTHORIZED, "the session expired or the token is wrong"),
@@ -246,14 +247,14 @@ impl ListQuery {
 }
 
 async fn session(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    match authorised(&state, &headers) {
-        Ok(()) => Json(serde_json::json!({"ok": true})).into_response(),
-        Err(refused) => refused,
+    match refusal(&state, &headers) {
+        None => Json(serde_json::json!({"ok": true})).into_response(),
+        Some(refused) => refused,
     }
 }
 
 async fn conversations(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("list conversations", state.port.conversations(query.limit(100)).await)
@@ -265,7 +266,7 @@ async fn messages(
     Path(id): Path<i64>,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("load the conversation", state.port.messages(id, query.limit(200)).await)
@@ -282,7 +283,7 @@ async fn memory_search(
     headers: HeaderMap,
     Query(query): Query<SearchQuery>,
 ) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     if query.q.trim().is_empty() {
@@ -302,7 +303,7 @@ async fn memory_document(
     headers: HeaderMap,
     Query(query): Query<DocumentQuery>,
 ) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     match state.port.memory_document(query.path.clone()).await {
@@ -313,28 +314,28 @@ async fn memory_document(
 }
 
 async fn tools(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("list tools", state.port.tools().await)
 }
 
 async fn audit(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("read the audit log", state.port.audit(query.limit(100)).await)
 }
 
 async fn jobs(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("list jobs", state.port.jobs(query.limit(100)).await)
 }
 
 async fn cancel_job(State(state): State<WebState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     match state.port.cancel_job(id).await {
@@ -348,7 +349,7 @@ async fn cancel_job(State(state): State<WebState>, headers: HeaderMap, Path(id):
 }
 
 async fn routines(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("list routines", state.port.routines().await)
@@ -363,7 +364,7 @@ async fn resume_routine(State(state): State<WebState>, headers: HeaderMap, Path(
 }
 
 async fn set_paused(state: WebState, headers: HeaderMap, id: i64, paused: bool) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     match state.port.set_routine_paused(id, paused).await {
@@ -374,7 +375,7 @@ async fn set_paused(state: WebState, headers: HeaderMap, id: i64, paused: bool) 
 }
 
 async fn actor_status(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Err(refused) = authorised(&state, &headers) {
+    if let Some(refused) = refusal(&state, &headers) {
         return refused;
     }
     answer("read the actor tree", state.status.status().await)

@@ -10,8 +10,8 @@
 //! The search corpus is synthetic. Documents are generated with a seeded generator from a word
 //! list (150 common English words and 6,000 made-up words, drawn with Zipf frequencies as in
 //! natural text) into Markdown sections of varied length; each chunk gets a synthetic unit
-//! vector derived from its text. Embedding 100k chunks with the real model would take the better
-//! part of an hour on a 2-core machine, and neither the store's vector search nor its full-text
+//! vector derived from its text. Embedding 100k chunks with the real model would take hours on a
+//! 2-core machine (about 4 chunks/s of ~100 words were measured), and neither the store's vector search nor its full-text
 //! search cost depends on where a vector or a word came from. So:
 //! - "indexing excluding embedding" is the real indexing path (chunking, hashing, reuse lookup, the
 //!   store's transaction, full-text and vector index upkeep) with an embedder that costs
@@ -419,7 +419,7 @@ async fn measure_search(memory: &MemoryService, queries: &[String], chunks: usiz
     let first = store.rank_vector(&synthetic_vector("warm up"), filter, LIST_DEPTH).await.expect("vector");
     std::hint::black_box(first);
     println!(
-        "  {backend:8} {chunks:>7} chunks  first vector search (SQLite: loads the in-process copy): {:.0} ms",
+        "  {backend:8} {chunks:>7} chunks  first vector search (SQLite: loads the in-process copy unless it is current): {:.0} ms",
         started.elapsed().as_secs_f64() * 1000.0
     );
     let vector = time_queries(queries, |query| async move {

@@ -108,12 +108,21 @@ impl Memory {
             }
             Db::Sqlite(pools) => {
                 let Some(expression) = query.fts5_match() else { return Ok(Vec::new()) };
-                let sql = format!(
-                    "SELECT c.id FROM memory_chunks_fts JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid \
-                     JOIN memory_documents d ON d.id = c.document_id \
-                     WHERE memory_chunks_fts MATCH $1{filter_clause} \
-                     ORDER BY bm25(memory_chunks_fts), c.id LIMIT $2"
-                );
+                // Without a filter the FTS5 index alone answers (its rowid is the chunk id; the
+                // triggers keep it in step). Joining the chunks costs a random, decrypted page read
+                // per match (each row holds a 1.5 KB vector): 10x the time at 100k chunks.
+                let sql = if filter_clause.is_empty() {
+                    "SELECT rowid FROM memory_chunks_fts WHERE memory_chunks_fts MATCH $1 \
+                     ORDER BY bm25(memory_chunks_fts), rowid LIMIT $2"
+                        .to_string()
+                } else {
+                    format!(
+                        "SELECT c.id FROM memory_chunks_fts JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid \
+                         JOIN memory_documents d ON d.id = c.document_id \
+                         WHERE memory_chunks_fts MATCH $1{filter_clause} \
+                         ORDER BY bm25(memory_chunks_fts), c.id LIMIT $2"
+                    )
+                };
                 let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expression).bind(limit);
                 bind_filter!(query, &values).fetch_all(&pools.reader).await
             }

@@ -127,12 +127,12 @@ async fn filters_by_path_prefix_source_and_date(t: &TestStore) {
 
 async fn rrf_puts_agreement_above_either_list_alone(t: &TestStore) {
     let embedder = Arc::new(FixedEmbedder::new("fixed/a"));
-    // Full text: "fts-top" matches both words twice, "both" once; the rest not at all.
+    // Full text: "fts-top" matches both words twice, "both" once each; the rest not at all.
     // Vectors: "vector-top" is the query's direction, "both" close, the fillers half-way, "fts-top" unrelated.
     let texts = [
         ("fts-top.md", "Boiler pressure: boiler pressure readings from the manual.", vec![(2, 1.0)]),
         ("vector-top.md", "The heating needs attention before winter.", vec![(0, 1.0)]),
-        ("both.md", "Check the boiler before it gets cold.", vec![(0, 0.8), (1, 0.6)]),
+        ("both.md", "Check the boiler pressure before it gets cold.", vec![(0, 0.8), (1, 0.6)]),
     ];
     embedder.set("boiler pressure", &[(0, 1.0)]);
     for (_, text, vector) in &texts {
@@ -157,7 +157,8 @@ async fn rrf_puts_agreement_above_either_list_alone(t: &TestStore) {
     let ranks: Vec<(Option<usize>, Option<usize>)> =
         hits[..3].iter().map(|hit| (hit.scores.fts_rank, hit.scores.vector_rank)).collect();
     assert_eq!(ranks, vec![(Some(2), Some(2)), (Some(1), Some(8)), (None, Some(1))]);
-    // Full text weighs half (memory.search.fts_weight = 0.5), vectors fully.
+    // Full text weighs half (memory.search.fts_weight = 0.5; "both" has every query term, so its
+    // coverage keeps all of that), vectors fully.
     assert!((hits[0].scores.fused - 1.5 / 62.0).abs() < 1e-9);
 }
 

@@ -169,6 +169,8 @@ fn cross_checks(config: &Config) -> Vec<String> {
         ("jobs.poll_ms", config.jobs.poll_ms as usize),
         ("jobs.max_attempts", config.jobs.max_attempts.max(0) as usize),
         ("jobs.max_payload_bytes", config.jobs.max_payload_bytes),
+        ("routines.tick_ms", config.routines.tick_ms as usize),
+        ("repair.every_secs", config.repair.every_secs as usize),
         ("sandbox.max_concurrent", config.sandbox.max_concurrent),
         ("agent.queue_capacity", config.agent.queue_capacity),
     ] {

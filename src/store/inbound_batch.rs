@@ -15,9 +15,11 @@ use super::{ConversationId, InboundOutcome, MessageId, StoreError};
 
 /// Largest number of messages written by one statement.
 const MAX_BATCH: usize = 256;
-/// Batches in flight at once. A commit mostly waits for the disk; a second and third batch use that wait,
-/// and PostgreSQL flushes their commits together.
-const PIPELINE: usize = 3;
+/// Batches in flight at once. While one batch waits for its commit, the other executes; more writers would
+/// only split the same callers into smaller batches, and each statement has a fixed cost of about a millisecond.
+const PIPELINE: usize = 2;
+/// How often a writer yields while waiting for a batch as large as its previous one (microseconds in all).
+const MAX_YIELDS: usize = 64;
 const OP: &str = "record inbound message";
 
 /// One inbound message ready to write; the body is already sealed.
@@ -62,21 +64,34 @@ impl InboundBatcher {
 
 /// One of the [`PIPELINE`] writers: takes whatever is queued (the receiver is held only while taking), then
 /// writes it while the other writers take the next batches.
+///
+/// Callers that just got their answer from the previous batch are usually about to send their next message; a
+/// writer that finds fewer rows queued than its previous batch held yields a few times to let them, so a steady
+/// load keeps full batches instead of a full batch followed by many single rows. A lone caller never waits: its
+/// previous batch held one row.
 async fn run(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<PendingInbound>>>) {
+    let mut previous_size = 1;
     loop {
         let batch = {
             let mut receiver = receiver.lock().await;
             let Some(first) = receiver.recv().await else { return };
-            let mut batch = Vec::with_capacity(MAX_BATCH.min(receiver.len() + 1));
+            let target = previous_size.min(MAX_BATCH);
+            let mut batch = Vec::with_capacity(target.max(receiver.len() + 1));
             batch.push(first);
+            let mut yields = 0;
             while batch.len() < MAX_BATCH {
                 match receiver.try_recv() {
                     Ok(pending) => batch.push(pending),
+                    Err(mpsc::error::TryRecvError::Empty) if batch.len() < target && yields < MAX_YIELDS => {
+                        yields += 1;
+                        tokio::task::yield_now().await;
+                    }
                     Err(_) => break,
                 }
             }
             batch
         };
+        previous_size = batch.len();
         write_batch(&pool, batch).await;
     }
 }

@@ -89,22 +89,6 @@ async fn screenshot(browser: &Client, name: &str) {
     std::fs::write(screenshots_dir().join(name), png).expect("save screenshot");
 }
 
-/// Polls the page until `check` gives Some, for up to 20 s.
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn text_of(browser: &Client, css: &str) -> Option<String> {
     browser.find(Locator::Css(css)).await.ok()?.text().await.ok()
 }
@@ -151,26 +135,26 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
     let driver = Driver::start();
     let browser = driver.session().await;
     browser.goto(&chitin.url("/")).await.expect("open the page");
-    wait_for("the login form", || async { is_shown(&browser, "#login-form").await.then_some(()) }).await;
+    eventually("the login form", || async { is_shown(&browser, "#login-form").await.then_some(()) }).await;
 
     // A wrong token is refused and says so; the app stays hidden.
     log_in(&browser, "not-the-token").await;
     let refusal =
-        wait_for("the refusal", || async { text_of(&browser, "#login-error").await.filter(|text| !text.is_empty()) })
+        eventually("the refusal", || async { text_of(&browser, "#login-error").await.filter(|text| !text.is_empty()) })
             .await;
     assert!(refusal.contains("wrong token"), "{refusal}");
     assert!(!is_shown(&browser, "#app-view").await, "a wrong token must not open the app");
     screenshot(&browser, "01-login-refused.png").await;
 
     log_in(&browser, TOKEN).await;
-    wait_for("the app", || async { is_shown(&browser, "#chat-form").await.then_some(()) }).await;
+    eventually("the app", || async { is_shown(&browser, "#chat-form").await.then_some(()) }).await;
     screenshot(&browser, "02-logged-in.png").await;
 
     // Chat: the answer arrives as a stream of deltas into one bubble.
     let input = browser.find(Locator::Id("chat-input")).await.expect("chat input");
     input.send_keys("How should I care for basil?").await.expect("type");
     browser.find(Locator::Id("chat-send")).await.expect("send").click().await.expect("click send");
-    let shown = wait_for("the streamed answer", || async {
+    let shown = eventually("the streamed answer", || async {
         text_of(&browser, ".bubble.assistant[data-complete='true']").await
     })
     .await;
@@ -188,12 +172,12 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
         .click()
         .await
         .expect("click");
-    let first = wait_for("the conversation list", || async {
+    let first = eventually("the conversation list", || async {
         browser.find(Locator::Css("#conversation-list li strong")).await.ok()
     })
     .await;
     first.click().await.expect("open conversation");
-    let history = wait_for("the history", || async {
+    let history = eventually("the history", || async {
         text_of(&browser, "#conversation-history").await.filter(|text| text.contains("Basil likes"))
     })
     .await;
@@ -209,7 +193,7 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
         .await
         .expect("type");
     browser.find(Locator::Id("memory-search")).await.expect("search").click().await.expect("click");
-    let link = wait_for("a memory hit", || async {
+    let link = eventually("a memory hit", || async {
         let link = browser.find(Locator::Css("#memory-results li.hit a")).await.ok()?;
         (link.text().await.ok()? == "notes/garden.md").then_some(link)
     })
@@ -217,7 +201,7 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
     let snippet = text_of(&browser, "#memory-results li.hit p").await.expect("snippet");
     assert!(snippet.contains("18 degrees"), "{snippet}");
     link.click().await.expect("open document");
-    let document = wait_for("the document", || async {
+    let document = eventually("the document", || async {
         text_of(&browser, "#memory-document-content").await.filter(|text| !text.is_empty())
     })
     .await;
@@ -243,11 +227,11 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
         .job_id();
     browser.find(Locator::Css("#tabs button[data-tab='jobs']")).await.expect("tab").click().await.expect("click");
     let row = format!("#job-rows tr[data-job='{}']", job.0);
-    let state = wait_for("the queued job", || async { text_of(&browser, &format!("{row} td.state")).await }).await;
+    let state = eventually("the queued job", || async { text_of(&browser, &format!("{row} td.state")).await }).await;
     assert_eq!(state, "queued");
     screenshot(&browser, "05-jobs-queued.png").await;
     browser.find(Locator::Css(&format!("{row} button.cancel"))).await.expect("cancel").click().await.expect("click");
-    wait_for("the job to show as cancelled", || async {
+    eventually("the job to show as cancelled", || async {
         text_of(&browser, &format!("{row} td.state")).await.filter(|state| state == "cancelled")
     })
     .await;
@@ -257,7 +241,7 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
 
     // Status shows the actor tree.
     browser.find(Locator::Css("#tabs button[data-tab='status']")).await.expect("tab").click().await.expect("click");
-    let tree = wait_for("the actor tree", || async {
+    let tree = eventually("the actor tree", || async {
         text_of(&browser, "#status-tree").await.filter(|text| text.contains("running"))
     })
     .await;
@@ -266,7 +250,7 @@ async fn the_browser_ui_logs_in_chats_with_a_streamed_answer_and_searches_memory
 
     // Logging out ends the session: the API refuses the old cookie.
     browser.find(Locator::Id("logout-button")).await.expect("logout").click().await.expect("click");
-    wait_for("the login form again", || async { is_shown(&browser, "#login-form").await.then_some(()) }).await;
+    eventually("the login form again", || async { is_shown(&browser, "#login-form").await.then_some(()) }).await;
     browser.close().await.expect("close the browser");
     chitin.stop().await;
 }

@@ -217,7 +217,7 @@ impl Service {
         let metrics = Arc::new(ServiceMetrics { handle: crate::metrics::install(), status: Arc::clone(&status) });
         let web = Arc::new(ServiceWebPort { store: store.clone(), memory: web_memory, catalog });
         let routes = gateway::admin_routes(status.clone())
-            .merge(gateway::web_routes(web, status.clone(), auth.clone(), false))
+            .merge(gateway::web_routes(web, status.clone(), auth.clone()))
             .merge(gateway::readiness_routes(status))
             .merge(gateway::metrics_routes(metrics, auth.clone()))
             .merge(webhook::routes(Arc::clone(&intake), auth.clone()))

@@ -11,7 +11,7 @@ use chitin_channels::ports::BoxFuture;
 use crate::memory::MemoryService;
 use crate::memory::rank::SearchFilter;
 use crate::routines::schedule_of;
-use crate::sandbox::{JsonFileCatalog, tool_info, tool_list};
+use crate::sandbox::{JsonFileCatalog, Manifest, ToolCatalog};
 use crate::store::{CancelOutcome, ConversationId, JobId, RoutineId, Store, now_ms};
 
 /// The service's answer to the UI's questions.
@@ -73,8 +73,8 @@ impl WebPort for ServiceWebPort {
 
     fn memory_document(&self, path: String) -> BoxFuture<'_, Result<Option<MemoryDocumentView>, String>> {
         Box::pin(async move {
-            let stored = self.memory.list().await.map_err(|error| error.to_string())?;
-            if !stored.iter().any(|document| document.path == path) {
+            // Only documents memory holds: the workspace may have files that were never indexed (hidden, too large).
+            if self.memory.store().document_hash(&path).await.map_err(|error| error.to_string())?.is_none() {
                 return Ok(None);
             }
             let content = self.memory.read_workspace_file(&path).await.map_err(|error| error.to_string())?;
@@ -84,21 +84,21 @@ impl WebPort for ServiceWebPort {
 
     fn tools(&self) -> BoxFuture<'_, Result<Vec<ToolView>, String>> {
         Box::pin(async move {
-            let mut views = Vec::new();
-            for entry in tool_list(self.catalog.as_ref()).await.map_err(|error| error.to_string())? {
-                let approved = tool_info(self.catalog.as_ref(), &entry.name)
-                    .await
-                    .map(|info| info.approved)
-                    .map_err(|error| error.to_string())?;
-                views.push(ToolView {
-                    name: entry.name.to_string(),
-                    version: entry.version,
-                    hash: entry.hash.to_string(),
-                    approved,
-                    capabilities: entry.capabilities,
-                });
-            }
-            Ok(views)
+            let installed = self.catalog.list().await.map_err(|error| error.to_string())?;
+            installed
+                .into_iter()
+                .map(|tool| {
+                    let manifest =
+                        Manifest::parse(&tool.manifest, tool.name.as_str()).map_err(|error| error.to_string())?;
+                    Ok(ToolView {
+                        name: tool.name.to_string(),
+                        version: tool.version,
+                        hash: tool.hash.to_string(),
+                        approved: tool.approved,
+                        capabilities: manifest.capabilities(),
+                    })
+                })
+                .collect()
         })
     }
 

@@ -271,6 +271,10 @@ async fn the_web_api_refuses_requests_without_a_session_or_token() {
             .expect("request");
         assert_eq!(forged.status(), 401, "{path} with a forged session");
     }
+    for path in ["/api/jobs/1/cancel", "/api/routines/1/pause", "/api/routines/1/resume"] {
+        let response = chitin.client.post(chitin.url(path)).send().await.expect("request");
+        assert_eq!(response.status(), 401, "POST {path} without credentials");
+    }
     let login = chitin.client.post(chitin.url("/login")).json(&json!({"token": "nope"})).send().await.expect("login");
     assert_eq!(login.status(), 401);
     assert!(login.headers().get("set-cookie").is_none(), "no cookie for a wrong token");

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -122,24 +123,14 @@ struct WebState {
     port: Arc<dyn WebPort>,
     status: Arc<dyn StatusPort>,
     auth: GatewayAuth,
-    /// `Secure` on the cookie when the gateway is served behind TLS.
-    secure_cookie: bool,
 }
 
-/// The UI's routes: `/`, its assets, `/login`, `/logout` and `/api/…`.
-pub fn web_routes(
-    port: Arc<dyn WebPort>,
-    status: Arc<dyn StatusPort>,
-    auth: GatewayAuth,
-    secure_cookie: bool,
-) -> Router {
-    Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/api/session", get(session))
+/// The UI's routes: `/`, its assets, `/login`, `/logout` and `/api/…`. Every `/api` route sits behind one
+/// authentication layer, so a route added later cannot be left open by forgetting a check.
+pub fn web_routes(port: Arc<dyn WebPort>, status: Arc<dyn StatusPort>, auth: GatewayAuth) -> Router {
+    let state = WebState { port, status, auth };
+    let api = Router::new()
+        .route("/api/session", get(|| async { Json(serde_json::json!({"ok": true})) }))
         .route("/api/conversations", get(conversations))
         .route("/api/conversations/{id}/messages", get(messages))
         .route("/api/memory/search", get(memory_search))
@@ -152,7 +143,25 @@ pub fn web_routes(
         .route("/api/routines/{id}/pause", post(pause_routine))
         .route("/api/routines/{id}/resume", post(resume_routine))
         .route("/api/status", get(actor_status))
-        .with_state(WebState { port, status, auth, secure_cookie })
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_session));
+    Router::new()
+        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
+        .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .merge(api)
+        .with_state(state)
+}
+
+/// Lets a request through only with a live session cookie or the bearer token.
+async fn require_session(State(state): State<WebState>, request: Request, next: Next) -> Response {
+    match state.auth.check_request(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(AuthFailure::NotConfigured) => problem(StatusCode::FORBIDDEN, "no gateway.token is configured"),
+        Err(AuthFailure::Missing) => problem(StatusCode::UNAUTHORIZED, "log in first"),
+        Err(AuthFailure::Wrong) => problem(StatusCode::UNAUTHORIZED, "the session expired or the token is wrong"),
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -181,9 +190,8 @@ async fn login(State(state): State<WebState>, body: axum::body::Bytes) -> Respon
     match state.auth.login(&form.token) {
         Ok(session) => {
             info!("browser session opened");
-            let secure = if state.secure_cookie { "; Secure" } else { "" };
             let cookie = format!(
-                "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
+                "{SESSION_COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
                 SESSION_LIFETIME.as_secs()
             );
             match HeaderValue::from_str(&cookie) {
@@ -215,15 +223,6 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(serde_json::json!({"error": message}))).into_response()
 }
 
-/// The response that refuses this request, or `None` when it carries a valid session or token.
-fn refusal(state: &WebState, headers: &HeaderMap) -> Option<Response> {
-    state.auth.check_request(headers).err().map(|failure| match failure {
-        AuthFailure::NotConfigured => problem(StatusCode::FORBIDDEN, "no gateway.token is configured"),
-        AuthFailure::Missing => problem(StatusCode::UNAUTHORIZED, "log in first"),
-        AuthFailure::Wrong => problem(StatusCode::UNAUTHORIZED, "the session expired or the token is wrong"),
-    })
-}
-
 /// The port's answer as JSON, or a 500 that says what failed.
 fn answer<T: Serialize>(what: &str, result: Result<T, String>) -> Response {
     match result {
@@ -246,29 +245,11 @@ impl ListQuery {
     }
 }
 
-async fn session(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    match refusal(&state, &headers) {
-        None => Json(serde_json::json!({"ok": true})).into_response(),
-        Some(refused) => refused,
-    }
-}
-
-async fn conversations(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn conversations(State(state): State<WebState>, Query(query): Query<ListQuery>) -> Response {
     answer("list conversations", state.port.conversations(query.limit(100)).await)
 }
 
-async fn messages(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn messages(State(state): State<WebState>, Path(id): Path<i64>, Query(query): Query<ListQuery>) -> Response {
     answer("load the conversation", state.port.messages(id, query.limit(200)).await)
 }
 
@@ -278,14 +259,7 @@ struct SearchQuery {
     limit: Option<i64>,
 }
 
-async fn memory_search(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Query(query): Query<SearchQuery>,
-) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn memory_search(State(state): State<WebState>, Query(query): Query<SearchQuery>) -> Response {
     if query.q.trim().is_empty() {
         return problem(StatusCode::BAD_REQUEST, "q: the search text is empty");
     }
@@ -298,14 +272,7 @@ struct DocumentQuery {
     path: String,
 }
 
-async fn memory_document(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Query(query): Query<DocumentQuery>,
-) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn memory_document(State(state): State<WebState>, Query(query): Query<DocumentQuery>) -> Response {
     match state.port.memory_document(query.path.clone()).await {
         Ok(Some(document)) => Json(document).into_response(),
         Ok(None) => problem(StatusCode::NOT_FOUND, &format!("no document at {}", query.path)),
@@ -313,31 +280,19 @@ async fn memory_document(
     }
 }
 
-async fn tools(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn tools(State(state): State<WebState>) -> Response {
     answer("list tools", state.port.tools().await)
 }
 
-async fn audit(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn audit(State(state): State<WebState>, Query(query): Query<ListQuery>) -> Response {
     answer("read the audit log", state.port.audit(query.limit(100)).await)
 }
 
-async fn jobs(State(state): State<WebState>, headers: HeaderMap, Query(query): Query<ListQuery>) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn jobs(State(state): State<WebState>, Query(query): Query<ListQuery>) -> Response {
     answer("list jobs", state.port.jobs(query.limit(100)).await)
 }
 
-async fn cancel_job(State(state): State<WebState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn cancel_job(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
     match state.port.cancel_job(id).await {
         Ok(true) => {
             info!(job = id, "job cancelled from the web UI");
@@ -348,25 +303,19 @@ async fn cancel_job(State(state): State<WebState>, headers: HeaderMap, Path(id):
     }
 }
 
-async fn routines(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn routines(State(state): State<WebState>) -> Response {
     answer("list routines", state.port.routines().await)
 }
 
-async fn pause_routine(State(state): State<WebState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    set_paused(state, headers, id, true).await
+async fn pause_routine(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+    set_paused(state, id, true).await
 }
 
-async fn resume_routine(State(state): State<WebState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    set_paused(state, headers, id, false).await
+async fn resume_routine(State(state): State<WebState>, Path(id): Path<i64>) -> Response {
+    set_paused(state, id, false).await
 }
 
-async fn set_paused(state: WebState, headers: HeaderMap, id: i64, paused: bool) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn set_paused(state: WebState, id: i64, paused: bool) -> Response {
     match state.port.set_routine_paused(id, paused).await {
         Ok(true) => Json(serde_json::json!({"paused": paused})).into_response(),
         Ok(false) => problem(StatusCode::NOT_FOUND, &format!("no routine {id}")),
@@ -374,9 +323,6 @@ async fn set_paused(state: WebState, headers: HeaderMap, id: i64, paused: bool) 
     }
 }
 
-async fn actor_status(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refusal(&state, &headers) {
-        return refused;
-    }
+async fn actor_status(State(state): State<WebState>) -> Response {
     answer("read the actor tree", state.status.status().await)
 }

@@ -6,8 +6,7 @@ use anyhow::{Context, bail};
 
 use super::report;
 use crate::config::Config;
-use crate::crypto::MasterKey;
-use crate::store::{AuditId, Store};
+use crate::store::AuditId;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
@@ -32,10 +31,7 @@ pub enum AuditCommand {
 pub async fn run(config: Config, master_key: Option<String>, command: AuditCommand) -> ExitCode {
     report(
         async {
-            let data_dir = config.data_dir.clone().unwrap_or_default();
-            crate::data_dir::ensure(&data_dir)?;
-            let key = MasterKey::load(master_key.as_deref(), &data_dir).context("cannot load the master key")?;
-            let store = Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")?;
+            let store = super::open_store(&config, master_key.as_deref()).await?;
             let audit = store.audit();
             match command {
                 AuditCommand::Verify => {

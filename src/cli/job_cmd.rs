@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use super::report;
 use crate::config::Config;
-use crate::crypto::MasterKey;
 use crate::jobs::{AgentJob, JobSpec, JobSubmission, MaintenanceTask, ToolJob, parse_spec, submit};
 use crate::store::{CancelOutcome, EnqueueOutcome, JobId, JobState, Store};
 
@@ -84,7 +83,7 @@ pub enum JobCommand {
 }
 
 pub async fn run(config: Config, master_key: Option<String>, command: JobCommand) -> ExitCode {
-    let store = match open(&config, master_key.as_deref()).await {
+    let store = match super::open_store(&config, master_key.as_deref()).await {
         Ok(store) => store,
         Err(error) => return report(Err(error)),
     };
@@ -94,13 +93,6 @@ pub async fn run(config: Config, master_key: Option<String>, command: JobCommand
     };
     store.close().await;
     outcome
-}
-
-async fn open(config: &Config, master_key: Option<&str>) -> anyhow::Result<Store> {
-    let data_dir = config.data_dir.clone().unwrap_or_default();
-    crate::data_dir::ensure(&data_dir)?;
-    let key = MasterKey::load(master_key, &data_dir).context("cannot load the master key")?;
-    Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")
 }
 
 async fn dispatch(config: &Config, store: &Store, command: JobCommand) -> anyhow::Result<()> {

@@ -258,3 +258,12 @@ pub(crate) fn report(result: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
+
+/// The store a one-shot command works on: the data dir made if missing, the master key loaded, storage opened.
+pub(crate) async fn open_store(config: &Config, master_key: Option<&str>) -> anyhow::Result<crate::store::Store> {
+    use anyhow::Context;
+    let data_dir = config.data_dir.clone().unwrap_or_default();
+    crate::data_dir::ensure(&data_dir)?;
+    let key = crate::crypto::MasterKey::load(master_key, &data_dir).context("cannot load the master key")?;
+    crate::store::Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")
+}

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::report;
 use crate::config::Config;
-use crate::crypto::MasterKey;
 use crate::jobs::ReplyTarget;
 use crate::routines::{
     CatchUp, Fired, NewRoutineRequest, RoutineAction, TriggerInput, create, definition, fire, parse_duration,
@@ -85,10 +84,7 @@ pub enum RoutineCommand {
 pub async fn run(config: Config, master_key: Option<String>, command: RoutineCommand) -> ExitCode {
     report(
         async {
-            let data_dir = config.data_dir.clone().unwrap_or_default();
-            crate::data_dir::ensure(&data_dir)?;
-            let key = MasterKey::load(master_key.as_deref(), &data_dir).context("cannot load the master key")?;
-            let store = Store::connect(&config.database, &data_dir, &key).await.context("cannot open storage")?;
+            let store = super::open_store(&config, master_key.as_deref()).await?;
             let result = dispatch(&config, &store, command).await;
             store.close().await;
             result

@@ -28,8 +28,8 @@ pub type TreeCell = Arc<OnceLock<Arc<ActorTree>>>;
 
 /// Builds the ports every chat channel gets.
 pub fn channel_ports(store: Store, tree: TreeCell, hub: ReplyHub) -> ChannelPorts {
-    let ports = Arc::new(StorePorts { store, tree, hub });
-    ChannelPorts { inbound: ports.clone(), replies: ports.clone(), pairing: ports }
+    let ports = Arc::new(StorePorts { store, tree, hub: hub.clone() });
+    ChannelPorts { inbound: ports.clone(), replies: ports.clone(), pairing: ports, live: hub }
 }
 
 struct StorePorts {

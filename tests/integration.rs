@@ -15,6 +15,7 @@ mod memory;
 mod repl;
 mod safety;
 mod sandbox;
+mod slack_e2e;
 mod store;
 mod telegram_e2e;
 mod tool_cli;

@@ -1,5 +1,5 @@
 //! Telegram end to end through the real binary: 200 messages from 8 users, the process SIGKILLed a third of the
-//! way through and started again, every message answered.
+//! way through and started again, every message answered; a slow answer streamed into a draft.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -97,4 +97,44 @@ async fn two_hundred_messages_survive_a_sigkill_and_are_each_answered() {
         "telegram e2e: {MESSAGES} messages, {answered_before_kill} answered before SIGKILL, {} repeated after it",
         repeated.len()
     );
+}
+
+/// A slow model's answer appears as a draft that grows and is then replaced by the reply: one message in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowly_streamed_answer_grows_in_a_draft_that_the_reply_takes_over() {
+    let telegram = FakeTelegram::start(BOT_TOKEN).await;
+    let llm = fake_openai::start().await;
+    let answer = "Here is the plan. First we gather the notes, then we sort them by date, and finally we write \
+                  the summary for the week so nothing is forgotten.";
+    // About 2.5 s of streaming, well past the draft delay, so the draft is shown and edited several times.
+    llm.push(Reply::Answer(Answer::text(answer).delta_chars(6).pace(Duration::from_millis(100))));
+    let sandbox = sandbox(&telegram, &llm.base_url())
+        .env("CHITIN_CHANNELS__TELEGRAM__DRAFT_AFTER_MS", "300")
+        .env("CHITIN_CHANNELS__TELEGRAM__DRAFT_EDIT_INTERVAL_MS", "250");
+    let question = telegram.push_text(3, 3, "what is the plan?");
+    let _chitin = tokio::task::block_in_place(|| sandbox.start(&[]));
+
+    let rendered = answer.replace('.', "\\.");
+    wait_until("the final text in the chat", Duration::from_secs(60), || {
+        telegram.edits().last().is_some_and(|edit| edit.text == rendered)
+    })
+    .await;
+    // Let any straggling draft edit or message arrive before counting.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let sent = telegram.sent_to(3);
+    assert_eq!(sent.len(), 1, "the draft became the reply; nothing else was sent: {sent:?}");
+    let draft = &sent[0];
+    assert_eq!(draft.reply_to, Some(question), "the draft threads to the question");
+    let first_words = draft.text.replace('\\', "");
+    assert!(
+        !first_words.is_empty() && answer.starts_with(&first_words) && first_words.len() < answer.len(),
+        "the draft began with part of the answer: {first_words:?}"
+    );
+    let edits = telegram.edits();
+    assert!(edits.iter().all(|edit| edit.message_id == draft.message_id), "every edit is of the draft");
+    assert!(edits.len() >= 2, "the draft grew before the reply replaced it: {edits:?}");
+    let lengths: Vec<usize> = edits.iter().map(|edit| edit.text.len()).collect();
+    assert!(lengths.windows(2).all(|pair| pair[0] <= pair[1]), "the draft only grows: {lengths:?}");
+    assert!(telegram.deleted().is_empty());
 }

@@ -229,19 +229,13 @@ pub trait PairingStore: Send + Sync + 'static {
     fn is_approved<'a>(&'a self, channel: ChannelKind, user: &'a str) -> BoxFuture<'a, Result<bool, PortError>>;
 }
 
-/// Partial answers of a turn still running, so a channel can show the answer growing (Telegram edits a draft).
-///
-/// Best effort: a channel may coalesce or drop drafts, and the final reply still arrives through the outbox and
-/// replaces the draft. Implemented by the channel (e.g. `TelegramDrafts`), called by whoever streams the turn.
-pub trait DraftSink: Send + Sync + 'static {
-    /// The whole answer so far (not a delta) to `reply_to_platform_message_id` in `external_conversation_id`.
-    fn draft(&self, external_conversation_id: &str, reply_to_platform_message_id: &str, text_so_far: &str);
-}
-
-/// The three ports a channel needs, cloned into every (re)start of its actor.
+/// The ports a channel needs, cloned into every (re)start of its actor.
 #[derive(Clone)]
 pub struct ChannelPorts {
     pub inbound: Arc<dyn InboundSink>,
     pub replies: Arc<dyn ReplySource>,
     pub pairing: Arc<dyn PairingStore>,
+    /// Live events of turns (text as the model streams it), for channels that show an answer growing
+    /// (Telegram's draft). Best effort: the reply itself always comes through `replies`.
+    pub live: ReplyHub,
 }

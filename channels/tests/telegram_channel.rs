@@ -4,17 +4,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chitin_actors::ChildSlot;
 use chitin_actors::health::probe;
-use chitin_actors::{ActorState, ChannelKind};
+use chitin_actors::{ActorState, ChannelKind, ReplyEvent};
 use chitin_channels::outbound::RateLimits;
-use chitin_channels::ports::DraftSink;
-use chitin_channels::telegram::{TelegramArgs, TelegramChannel, TelegramConfig, TelegramDrafts, TelegramMsg};
+use chitin_channels::telegram::{TelegramArgs, TelegramChannel, TelegramConfig, TelegramMsg};
 use ractor::{Actor, ActorRef};
 
 use crate::support::chat_poll::{eventually, eventually_async};
 use crate::support::chat_ports::{MemoryStore, OutboxState};
-use crate::support::fake_telegram::FakeTelegram;
+use crate::support::fake_telegram::{EnforcedLimits, FakeTelegram};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -254,19 +252,22 @@ async fn in_groups_only_mentions_are_answered_without_the_mention() {
 async fn a_streamed_answer_grows_in_one_draft_that_the_final_reply_replaces() {
     let fake = FakeTelegram::start("100:AAA").await;
     let store = MemoryStore::new();
-    let config = TelegramConfig { draft_edit_interval_ms: 100, ..config(&fake, vec![5]) };
+    let config = TelegramConfig { draft_after_ms: 0, draft_edit_interval_ms: 100, ..config(&fake, vec![5]) };
     let channel = start(config, &store).await;
-    let slot = ChildSlot::new();
-    slot.set(channel.clone());
-    let drafts = TelegramDrafts::new(slot);
     let question = fake.push_text(5, 5, "explain it");
-    eventually("the question recorded", WAIT, || (store.recorded_count() == 1).then_some(())).await;
+    let inbound = eventually("the question recorded", WAIT, || store.recorded().into_iter().next()).await;
+    let stream = |text: &str| {
+        let delta = ReplyEvent::Delta { in_reply_to: inbound.record_id, text: text.to_string() };
+        store.hub().publish(&inbound.conversation, delta);
+    };
+    // Another turn's words in the same chat are not this draft's.
+    store.hub().publish(&inbound.conversation, ReplyEvent::Delta { in_reply_to: -1, text: "noise".into() });
 
-    drafts.draft("5", &question.to_string(), "Let me");
+    stream("Let me");
     let draft = eventually("the draft message", WAIT, || fake.sent_to(5).into_iter().next()).await;
     assert_eq!(draft.text, "Let me");
-    for words in ["Let me think", "Let me think about it", "Let me think about it.", "Let me think about it. So"] {
-        drafts.draft("5", &question.to_string(), words);
+    for words in [" think", " about it", ".", " So"] {
+        stream(words);
     }
     eventually("the latest draft shown", WAIT, || {
         fake.edits().last().filter(|edit| edit.text == "Let me think about it\\. So").map(|_| ())
@@ -287,6 +288,68 @@ async fn a_streamed_answer_grows_in_one_draft_that_the_final_reply_replaces() {
         panic!("not delivered");
     };
     assert_eq!(platform_message_id, draft.message_id.to_string());
+
+    // Words that straggle in after the reply went out start no second draft.
+    stream(" and more");
+    let usage = None;
+    let done =
+        ReplyEvent::Final { in_reply_to: inbound.record_id, reply_id: 0, outbox_id: 0, text: String::new(), usage };
+    store.hub().publish(&inbound.conversation, done);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.sent_to(5).len(), 1, "no draft after the final reply");
     assert!(fake.deleted().is_empty());
+    channel.stop(None);
+}
+
+#[tokio::test]
+async fn a_quick_answer_arrives_as_one_message_without_a_draft() {
+    let fake = FakeTelegram::start("100:AAA").await;
+    let store = MemoryStore::new();
+    let channel = start(config(&fake, vec![5]), &store).await;
+    let question = fake.push_text(5, 5, "hi");
+    let inbound = eventually("the question recorded", WAIT, || store.recorded().into_iter().next()).await;
+    let delta = ReplyEvent::Delta { in_reply_to: inbound.record_id, text: "Hello".into() };
+    store.hub().publish(&inbound.conversation, delta);
+    let reply = store.push_reply(ChannelKind::Telegram, "5", "Hello there", Some(&question.to_string()));
+    eventually("the reply", WAIT, || matches!(store.row(reply)?.state, OutboxState::Delivered { .. }).then_some(()))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = fake.sent_to(5);
+    assert_eq!(sent.len(), 1, "one message: {sent:?}");
+    assert_eq!(sent[0].text, "Hello there");
+    assert!(fake.edits().is_empty(), "no draft edits for an answer that came at once");
+    channel.stop(None);
+}
+
+/// The outbound queue paces replies to the platform's limits: a fake that enforces them never answers 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_at_the_limits_are_paced_so_the_platform_never_says_429() {
+    let fake = FakeTelegram::start("100:AAA").await;
+    // Telegram's shape, scaled up so the test takes seconds instead of minutes.
+    let limits = EnforcedLimits { global_per_second: 20, per_chat_per_second: 5, per_group_per_minute: 30 };
+    fake.enforce_limits(limits);
+    let store = MemoryStore::new();
+    let rate_limits = RateLimits { global_per_second: 20.0, per_chat_per_second: 5.0, per_group_per_minute: 30.0 };
+    let channel = start(TelegramConfig { rate_limits, ..config(&fake, vec![]) }, &store).await;
+    let mut replies = Vec::new();
+    for round in 0..10 {
+        for chat in 1..=5 {
+            replies.push(store.push_reply(ChannelKind::Telegram, &chat.to_string(), &format!("reply {round}"), None));
+        }
+    }
+    for round in 0..4 {
+        replies.push(store.push_reply(ChannelKind::Telegram, "-42", &format!("group reply {round}"), None));
+    }
+    eventually("every reply delivered", Duration::from_secs(60), || {
+        replies
+            .iter()
+            .all(|reply| store.row(*reply).is_some_and(|row| matches!(row.state, OutboxState::Delivered { .. })))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(fake.rejected_with_429(), 0, "a reply went out faster than the limits allow");
+    assert_eq!(fake.sent().len(), 54, "each reply sent once");
+    let group: Vec<String> = fake.sent_to(-42).into_iter().map(|sent| sent.text).collect();
+    assert_eq!(group, ["group reply 0", "group reply 1", "group reply 2", "group reply 3"], "in order");
     channel.stop(None);
 }

@@ -41,6 +41,8 @@ pub struct Answer {
     /// When set, the SSE body is written in frames of this many bytes, cutting events (and
     /// UTF-8 characters) at arbitrary points as a real network may.
     pub frame_bytes: Option<usize>,
+    /// Time between SSE frames, so the answer streams over a while as a slow model's would.
+    pub pace: Duration,
 }
 
 impl Answer {
@@ -52,6 +54,7 @@ impl Answer {
             output_tokens: 7,
             delta_chars: 4,
             frame_bytes: None,
+            pace: Duration::ZERO,
         }
     }
 
@@ -72,6 +75,11 @@ impl Answer {
 
     pub fn delta_chars(mut self, delta_chars: usize) -> Self {
         self.delta_chars = delta_chars.max(1);
+        self
+    }
+
+    pub fn pace(mut self, pace: Duration) -> Self {
+        self.pace = pace;
         self
     }
 
@@ -251,7 +259,7 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: B
     match reply {
         Reply::Answer(answer) if streamed => {
             let events = (dialect.answer_events)(&answer, &body);
-            sse(frames(events, answer.frame_bytes), Ending::Clean)
+            sse(frames(events, answer.frame_bytes), answer.pace, Ending::Clean)
         }
         Reply::Answer(answer) | Reply::IgnoreStream(answer) => {
             axum::Json((dialect.answer_json)(&answer, &body)).into_response()
@@ -274,14 +282,14 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: B
         Reply::MalformedJson if streamed => {
             let mut events = (dialect.partial_events)("ok so far", &body);
             events.push("data: {\"choices\": [{\"delta\": {\"content\": \"unterminated\n\n".to_owned());
-            sse(frames(events, None), Ending::Clean)
+            sse(frames(events, None), Duration::ZERO, Ending::Clean)
         }
         Reply::MalformedJson => {
             ([(header::CONTENT_TYPE, "application/json")], "{\"choices\": [{\"message\": ").into_response()
         }
         Reply::DropMidStream { text_before } if streamed => {
             let events = (dialect.partial_events)(&text_before, &body);
-            sse(frames(events, None), Ending::Drop)
+            sse(frames(events, None), Duration::ZERO, Ending::Drop)
         }
         Reply::DropMidStream { .. } => {
             let half = stream::iter([Ok::<_, io::Error>(Bytes::from_static(b"{\"id\":\"x\",\"cho"))]);
@@ -290,7 +298,7 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: B
         }
         Reply::StallMidStream { text_before } => {
             let events = (dialect.partial_events)(&text_before, &body);
-            sse(frames(events, None), Ending::Stall)
+            sse(frames(events, None), Duration::ZERO, Ending::Stall)
         }
         Reply::Slow { .. } | Reply::AfterRequests { .. } => {
             unreachable!("waiting replies are unwrapped above")
@@ -313,10 +321,14 @@ fn frames(events: Vec<String>, frame_bytes: Option<usize>) -> Vec<Bytes> {
     }
 }
 
-fn sse(frames: Vec<Bytes>, ending: Ending) -> Response {
-    // A yield between frames lets each go out as its own chunk instead of one write.
-    let body = stream::iter(frames).then(|frame| async move {
-        tokio::task::yield_now().await;
+fn sse(frames: Vec<Bytes>, pace: Duration, ending: Ending) -> Response {
+    // A yield (or the pace) between frames lets each go out as its own chunk instead of one write.
+    let body = stream::iter(frames).then(move |frame| async move {
+        if pace.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(pace).await;
+        }
         Ok::<_, io::Error>(frame)
     });
     let body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send>> = match ending {

@@ -4,6 +4,10 @@ pub mod chitin;
 pub mod fake_anthropic;
 pub mod fake_llm;
 pub mod fake_openai;
+/// The channels crate's fake Slack (Web API and Socket Mode), shared so the real binary meets the same peer.
+#[allow(dead_code)]
+#[path = "../../channels/tests/support/fake_slack.rs"]
+pub mod fake_slack;
 /// The channels crate's fake Bot API, shared so the real binary is driven by the same peer.
 /// Not every field it records is read here.
 #[allow(dead_code)]

@@ -17,6 +17,7 @@ use crate::channel_health::ChannelHealth;
 use crate::outbound::{DeliveryOptions, NoticeThrottle, run_delivery};
 use crate::ports::{ChannelPorts, NewMessage, PortError, Recorded};
 use crate::telegram::config::TelegramConfig;
+use crate::telegram::draft_relay::{DraftTurn, relay_drafts};
 use crate::telegram::drafts::{DraftKey, DraftStep, Drafts};
 use crate::telegram::platform::{TelegramPlatform, TypingChats};
 use crate::telegram::poller::{PollOptions, run_polling};
@@ -156,7 +157,7 @@ impl Actor for TelegramChannel {
         async move {
             match msg {
                 TelegramMsg::Updates { updates, bot_username, reply } => {
-                    let handled = handle_batch(st, updates, &bot_username).await;
+                    let handled = handle_batch(&me, st, updates, &bot_username).await;
                     // The poller may have timed out; it fetches the batch again and dedup absorbs it.
                     let _ = reply.send(handled);
                 }
@@ -194,7 +195,7 @@ fn show_draft(platform: &Arc<TelegramPlatform>, key: DraftKey, step: DraftStep) 
         let text = match &step {
             DraftStep::Send(text) | DraftStep::Edit { text, .. } => text.clone(),
         };
-        let shown = platform.show_draft(key.0, &step).await;
+        let shown = platform.show_draft(key, &step).await;
         if platform.drafts.shown(key, shown, text, Instant::now())
             && let Some(orphan) = shown
         {
@@ -204,12 +205,17 @@ fn show_draft(platform: &Arc<TelegramPlatform>, key: DraftKey, step: DraftStep) 
 }
 
 /// Records the updates in order, stopping at the first that could not be recorded.
-async fn handle_batch(st: &mut TelegramState, updates: Vec<Update>, bot_username: &str) -> Handled {
+async fn handle_batch(
+    me: &ActorRef<TelegramMsg>,
+    st: &mut TelegramState,
+    updates: Vec<Update>,
+    bot_username: &str,
+) -> Handled {
     let mut next_offset = None;
     for update in updates {
         let update_offset = update.id.as_offset();
         let action = classify(&update, bot_username, st.config.mention_required_in_groups);
-        if let Err(failure) = act(st, action).await {
+        if let Err(failure) = act(me, st, action).await {
             return Handled { next_offset, failure: Some(failure) };
         }
         next_offset = Some(update_offset);
@@ -217,7 +223,7 @@ async fn handle_batch(st: &mut TelegramState, updates: Vec<Update>, bot_username
     Handled { next_offset, failure: None }
 }
 
-async fn act(st: &mut TelegramState, action: UpdateAction) -> Result<(), PortError> {
+async fn act(me: &ActorRef<TelegramMsg>, st: &mut TelegramState, action: UpdateAction) -> Result<(), PortError> {
     match action {
         UpdateAction::Ignore(reason) => {
             debug!(reason, "telegram update ignored");
@@ -234,7 +240,7 @@ async fn act(st: &mut TelegramState, action: UpdateAction) -> Result<(), PortErr
         }
         UpdateAction::Text(message) => {
             if is_allowed(st, message.user_id).await? {
-                accept(st, message).await
+                accept(me, st, message).await
             } else if message.is_private {
                 offer_pairing(st, message.chat_id, message.user_id).await
             } else {
@@ -252,8 +258,9 @@ async fn is_allowed(st: &TelegramState, user_id: u64) -> Result<bool, PortError>
     st.ports.pairing.is_approved(ChannelKind::Telegram, &user_id.to_string()).await
 }
 
-/// Records the message (dedup by chat + message id), then hands it to the sessions and shows "typing…".
-async fn accept(st: &mut TelegramState, message: TextMessage) -> Result<(), PortError> {
+/// Records the message (dedup by chat + message id), then hands it to the sessions, shows "typing…" and follows
+/// the turn for a draft.
+async fn accept(me: &ActorRef<TelegramMsg>, st: &mut TelegramState, message: TextMessage) -> Result<(), PortError> {
     let new_message = NewMessage {
         channel: ChannelKind::Telegram,
         external_conversation_id: message.chat_id.to_string(),
@@ -272,6 +279,12 @@ async fn accept(st: &mut TelegramState, message: TextMessage) -> Result<(), Port
             st.platform.typing.start(message.chat_id);
             let platform = Arc::clone(&st.platform);
             tokio::spawn(async move { platform.send_typing(message.chat_id).await });
+            // Subscribed before the hand-over, so the turn's first words cannot slip past the relay.
+            let events = st.ports.live.subscribe(&inbound.conversation);
+            let turn =
+                DraftTurn { chat_id: message.chat_id, reply_to: message.message_id, record_id: inbound.record_id };
+            let show_after = Duration::from_millis(st.config.draft_after_ms);
+            tokio::spawn(relay_drafts(me.clone(), events, turn, show_after).instrument(info_span!("telegram_draft")));
             // Stored already: if the hand-over fails, the session finds it unanswered when it resumes.
             if let Err(error) = st.ports.inbound.deliver(inbound).await {
                 warn!(%error, "stored telegram message not handed to its session; it resumes from the store");

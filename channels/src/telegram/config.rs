@@ -32,6 +32,9 @@ pub struct TelegramConfig {
     pub poll_timeout_secs: u32,
     /// Outbound limits; the defaults are Telegram's (30/s overall, 1/s per chat, 20/min per group).
     pub rate_limits: RateLimits,
+    /// An answer still being written this long after the user's message is shown as a draft message that grows
+    /// and is finally replaced by the reply, in milliseconds. Quicker answers arrive as one message.
+    pub draft_after_ms: u64,
     /// Least time between two edits of a draft message, in milliseconds (edits count against the rate limits).
     pub draft_edit_interval_ms: u64,
     /// First delay after a failed Bot API call, in milliseconds; doubles per failure in a row.
@@ -50,6 +53,7 @@ impl Default for TelegramConfig {
             mention_required_in_groups: true,
             poll_timeout_secs: 25,
             rate_limits: RateLimits::default(),
+            draft_after_ms: 2_000,
             draft_edit_interval_ms: 1_500,
             retry_initial_ms: 1_000,
             retry_max_ms: 60_000,

@@ -29,20 +29,31 @@ struct Draft {
     in_flight: bool,
 }
 
+/// A late draft update for a message already answered is ignored for this long after the reply went out.
+const FINISHED_MEMORY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Default)]
+struct Book {
+    drafts: HashMap<DraftKey, Draft>,
+    /// Messages whose final reply went out, with when: a draft update that arrives after it (the relay runs
+    /// apart from delivery) must not start a new draft that nothing would ever replace.
+    finished: HashMap<DraftKey, Instant>,
+}
+
 /// Drafts of one channel, shared by the actor (which shows them) and delivery (which replaces them).
 #[derive(Debug)]
 pub struct Drafts {
     edit_every: Duration,
-    drafts: Mutex<HashMap<DraftKey, Draft>>,
+    book: Mutex<Book>,
 }
 
 impl Drafts {
     pub fn new(edit_every: Duration) -> Self {
-        Self { edit_every, drafts: Mutex::new(HashMap::new()) }
+        Self { edit_every, book: Mutex::new(Book::default()) }
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<DraftKey, Draft>) -> T) -> T {
-        match self.drafts.lock() {
+    fn with<T>(&self, f: impl FnOnce(&mut Book) -> T) -> T {
+        match self.book.lock() {
             Ok(mut guard) => f(&mut guard),
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
@@ -51,7 +62,8 @@ impl Drafts {
     /// Takes newer text for a draft; returns the step to take now, if the edit rate allows one.
     pub fn update(&self, key: DraftKey, text: String, now: Instant) -> Option<DraftStep> {
         let edit_every = self.edit_every;
-        self.with(|drafts| match drafts.get_mut(&key) {
+        self.with(|book| match book.drafts.get_mut(&key) {
+            None if book.finished.contains_key(&key) => None,
             None => {
                 let draft = Draft {
                     message_id: None,
@@ -60,7 +72,7 @@ impl Drafts {
                     last_shown: None,
                     in_flight: true,
                 };
-                drafts.insert(key, draft);
+                book.drafts.insert(key, draft);
                 Some(DraftStep::Send(text))
             }
             Some(draft) => {
@@ -73,8 +85,9 @@ impl Drafts {
     /// Timer: steps for drafts whose newer text waited for the edit rate.
     pub fn due(&self, now: Instant) -> Vec<(DraftKey, DraftStep)> {
         let edit_every = self.edit_every;
-        self.with(|drafts| {
-            drafts
+        self.with(|book| {
+            book.finished.retain(|_, at| now.saturating_duration_since(*at) < FINISHED_MEMORY);
+            book.drafts
                 .iter_mut()
                 .filter_map(|(key, draft)| next_step(draft, now, edit_every).map(|step| (*key, step)))
                 .collect()
@@ -84,7 +97,7 @@ impl Drafts {
     /// A send or edit finished; `message_id` is the draft message (`None` if it failed). Returns true when the
     /// draft was replaced by the final reply meanwhile, so the message just sent is an orphan to delete.
     pub fn shown(&self, key: DraftKey, message_id: Option<i32>, text: String, now: Instant) -> bool {
-        self.with(|drafts| match drafts.get_mut(&key) {
+        self.with(|book| match book.drafts.get_mut(&key) {
             Some(draft) => {
                 draft.in_flight = false;
                 if let Some(message_id) = message_id {
@@ -99,8 +112,11 @@ impl Drafts {
     }
 
     /// The final reply is here: forgets the draft and returns its message, which the reply's first part replaces.
-    pub fn finish(&self, key: DraftKey) -> Option<i32> {
-        self.with(|drafts| drafts.remove(&key).and_then(|draft| draft.message_id))
+    pub fn finish(&self, key: DraftKey, now: Instant) -> Option<i32> {
+        self.with(|book| {
+            book.finished.insert(key, now);
+            book.drafts.remove(&key).and_then(|draft| draft.message_id)
+        })
     }
 }
 
@@ -138,8 +154,23 @@ mod tests {
         let now = Instant::now();
         drafts.update((1, 7), "Draft".into(), now);
         drafts.shown((1, 7), Some(50), "Draft".into(), now);
-        assert_eq!(drafts.finish((1, 7)), Some(50));
-        assert_eq!(drafts.finish((1, 7)), None);
+        assert_eq!(drafts.finish((1, 7), now), Some(50));
+        assert_eq!(drafts.finish((1, 7), now), None);
+    }
+
+    #[test]
+    fn a_draft_update_after_the_final_reply_starts_no_new_draft() {
+        let drafts = Drafts::new(Duration::from_secs(1));
+        let now = Instant::now();
+        assert_eq!(drafts.finish((1, 7), now), None, "answered before any draft was shown");
+        assert_eq!(drafts.update((1, 7), "late words".into(), now), None);
+        assert_eq!(
+            drafts.update((1, 8), "another message".into(), now),
+            Some(DraftStep::Send("another message".into()))
+        );
+        let much_later = now + FINISHED_MEMORY;
+        assert_eq!(drafts.due(much_later), vec![], "the in-flight draft of (1, 8) waits for its send");
+        assert_eq!(drafts.update((1, 7), "a new turn".into(), much_later), Some(DraftStep::Send("a new turn".into())));
     }
 
     #[test]
@@ -147,7 +178,7 @@ mod tests {
         let drafts = Drafts::new(Duration::from_secs(1));
         let now = Instant::now();
         drafts.update((1, 7), "Draft".into(), now);
-        assert_eq!(drafts.finish((1, 7)), None, "not shown yet: the reply goes out as a new message");
+        assert_eq!(drafts.finish((1, 7), now), None, "not shown yet: the reply goes out as a new message");
         assert!(drafts.shown((1, 7), Some(51), "Draft".into(), now), "so the late draft must be deleted");
     }
 }

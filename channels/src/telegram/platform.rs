@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::debug;
 
 use crate::outbound::{Platform, SendError, split_message};
-use crate::telegram::drafts::{DraftStep, Drafts};
+use crate::telegram::drafts::{DraftKey, DraftStep, Drafts};
 use crate::telegram::markdown;
 
 /// Telegram refuses messages longer than this many UTF-16 units.
@@ -65,15 +65,21 @@ pub struct TelegramPlatform {
 }
 
 impl TelegramPlatform {
-    /// Sends or edits a draft message; returns the draft message's id when Telegram accepted it.
-    pub async fn show_draft(&self, chat_id: i64, step: &DraftStep) -> Option<i32> {
+    /// Sends or edits the draft answering `key`; returns the draft message's id when Telegram accepted it.
+    pub async fn show_draft(&self, key: DraftKey, step: &DraftStep) -> Option<i32> {
+        let (chat_id, reply_to) = key;
         let (text, message_id) = match step {
             DraftStep::Send(text) => (text, None),
             DraftStep::Edit { message_id, text } => (text, Some(*message_id)),
         };
         let rendered = split_message(&markdown::render(text), MESSAGE_LIMIT).into_iter().next()?;
         let outcome = match message_id {
-            None => self.bot.send_message(ChatId(chat_id), rendered).parse_mode(ParseMode::MarkdownV2).await,
+            None => {
+                // Threaded like the reply that will take the draft over.
+                let thread = ReplyParameters::new(MessageId(reply_to)).allow_sending_without_reply();
+                let request = self.bot.send_message(ChatId(chat_id), rendered).parse_mode(ParseMode::MarkdownV2);
+                request.reply_parameters(thread).await
+            }
             Some(id) => {
                 self.bot
                     .edit_message_text(ChatId(chat_id), MessageId(id), rendered)
@@ -126,7 +132,7 @@ impl Platform for TelegramPlatform {
                 reason: format!("{external_conversation_id:?} is not a Telegram chat id"),
             })?;
             let reply_to = reply_to_platform_message_id.and_then(|id| id.parse::<i32>().ok());
-            if let Some(draft) = reply_to.and_then(|reply_to| self.drafts.finish((chat_id, reply_to))) {
+            if let Some(draft) = reply_to.and_then(|reply_to| self.drafts.finish((chat_id, reply_to), Instant::now())) {
                 // The first part takes over the draft the user has been watching; later parts are new messages.
                 let edit = self.bot.edit_message_text(ChatId(chat_id), MessageId(draft), text);
                 let edited = edit.parse_mode(ParseMode::MarkdownV2).await.map_err(send_error)?;

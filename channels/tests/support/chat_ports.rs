@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chitin_actors::ports::BoxFuture;
-use chitin_actors::{ChannelKind, Inbound};
+use chitin_actors::{ChannelKind, Inbound, ReplyHub};
 use chitin_channels::ports::{
     ChannelPorts, InboundSink, NewMessage, OwedReply, PairingCode, PairingStore, PortError, Recorded, ReplyId,
     ReplySource,
@@ -49,6 +49,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     wakeups: Mutex<HashMap<ChannelKind, Arc<Notify>>>,
     echo: bool,
+    /// Live turn events, as the session actors publish them; tests publish here to play a streaming turn.
+    hub: ReplyHub,
 }
 
 impl MemoryStore {
@@ -61,7 +63,11 @@ impl MemoryStore {
     }
 
     pub fn ports(self: &Arc<Self>) -> ChannelPorts {
-        ChannelPorts { inbound: self.clone(), replies: self.clone(), pairing: self.clone() }
+        ChannelPorts { inbound: self.clone(), replies: self.clone(), pairing: self.clone(), live: self.hub.clone() }
+    }
+
+    pub fn hub(&self) -> &ReplyHub {
+        &self.hub
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -49,6 +49,46 @@ struct Inner {
     retry_after: u32,
     revoked: bool,
     highest_offset: i64,
+    enforced: Option<EnforcedLimits>,
+}
+
+/// Telegram's flood limits, enforced on `sendMessage` like the real API does: a send over a limit gets 429 with
+/// `retry_after`. Windows are 10 % shorter than a second (a minute), so a sender that spaces its messages at the
+/// limit passes despite network jitter, and one that bursts does not.
+#[derive(Debug, Clone, Copy)]
+pub struct EnforcedLimits {
+    pub global_per_second: usize,
+    pub per_chat_per_second: usize,
+    pub per_group_per_minute: usize,
+}
+
+impl EnforcedLimits {
+    /// The limits Telegram publishes: 30 messages/s overall, 1/s per chat, 20/min per group.
+    #[allow(dead_code)] // the channel tests scale the limits down; benches/telegram.rs uses the real ones
+    pub const TELEGRAM: EnforcedLimits =
+        EnforcedLimits { global_per_second: 30, per_chat_per_second: 1, per_group_per_minute: 20 };
+
+    /// Why a send to `chat_id` now would break a limit, given the sends accepted so far.
+    fn broken(&self, sent: &[SentMessage], chat_id: i64, now: Instant) -> Option<&'static str> {
+        let within = |window: Duration, chat: Option<i64>| {
+            sent.iter()
+                .rev()
+                .take_while(|message| now.duration_since(message.at) < window)
+                .filter(|message| chat.is_none_or(|chat| message.chat_id == chat))
+                .count()
+        };
+        let second = Duration::from_millis(900);
+        if within(second, None) >= self.global_per_second {
+            return Some("global");
+        }
+        if within(second, Some(chat_id)) >= self.per_chat_per_second {
+            return Some("chat");
+        }
+        if chat_id < 0 && within(Duration::from_secs(54), Some(chat_id)) >= self.per_group_per_minute {
+            return Some("group");
+        }
+        None
+    }
 }
 
 #[derive(Clone)]
@@ -143,6 +183,11 @@ impl FakeTelegram {
         let mut inner = self.lock();
         inner.fail_sends = count;
         inner.retry_after = retry_after;
+    }
+
+    /// From now on, sends over `limits` get 429 with `retry_after`, as Telegram's flood control does.
+    pub fn enforce_limits(&self, limits: EnforcedLimits) {
+        self.lock().enforced = Some(limits);
     }
 
     pub fn rejected_with_429(&self) -> u32 {
@@ -260,6 +305,14 @@ fn send_message(fake: &FakeTelegram, params: &Value) -> Response {
         return api_error(StatusCode::TOO_MANY_REQUESTS, &description, Some(json!({"retry_after": retry_after})));
     }
     let chat_id = params["chat_id"].as_i64().unwrap_or_default();
+    let now = Instant::now();
+    if let Some(limit) = inner.enforced.and_then(|limits| limits.broken(&inner.sent, chat_id, now)) {
+        inner.rejected_with_429 += 1;
+        inner.rejected_at.push(now);
+        let retry_after = if limit == "group" { 3 } else { 1 };
+        let description = format!("Too Many Requests: retry after {retry_after} ({limit} limit)");
+        return api_error(StatusCode::TOO_MANY_REQUESTS, &description, Some(json!({"retry_after": retry_after})));
+    }
     let text = params["text"].as_str().unwrap_or_default().to_string();
     if text.encode_utf16().count() > 4096 {
         return api_error(StatusCode::BAD_REQUEST, "Bad Request: message is too long", None);
@@ -272,7 +325,7 @@ fn send_message(fake: &FakeTelegram, params: &Value) -> Response {
         text: text.clone(),
         parse_mode: params["parse_mode"].as_str().map(str::to_string),
         reply_to: params["reply_parameters"]["message_id"].as_i64(),
-        at: Instant::now(),
+        at: now,
     });
     ok(json!({"message_id": message_id, "date": 1_700_000_001, "chat": chat(chat_id), "text": text,
         "from": {"id": 999, "is_bot": true, "first_name": "Chitin", "username": BOT_USERNAME}}))

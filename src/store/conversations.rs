@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::columns::{Direction, MessageStatus, Role};
-use super::db::{Shared, now_ms, on_db, on_db_read};
+use super::db::{Shared, now_ms, on_db, on_db_read, returned_row};
 use super::{ConversationId, MessageId, StoreError};
 
 /// One conversation: a chat, channel or thread on one platform.
@@ -213,8 +213,9 @@ impl Conversations {
         .bind(message.sender)
         .bind(&body)
         .bind(now_ms())
-        .fetch_one(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| returned_row(rows).ok_or(sqlx::Error::RowNotFound)))
         .map_err(StoreError::query(op))?;
         Ok(MessageId(id))
     }

@@ -93,6 +93,13 @@ impl BeginWrite for SqlitePool {
     }
 }
 
+/// The row an autocommit `… RETURNING` statement gives back, read with `fetch_all`: SQLite commits such a
+/// statement only when it runs to its end, and `fetch_one`/`fetch_optional` stop at the first row, so a commit
+/// that fails there (a full disk) would go unnoticed behind a returned id.
+pub(crate) fn returned_row<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
 /// Wall-clock time in Unix milliseconds, the unit of every `*_at_ms` column.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as i64).unwrap_or(0)

@@ -33,6 +33,16 @@ const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (conversation_id, chan
      VALUES ($1, $2, $3, $4, 'inbound', 'user', 'received', $5, $6, $7) \
      ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id";
 
+/// The common case in one autocommit statement: a new message in a conversation that already exists. One
+/// round trip to SQLite's single writer instead of four (begin, upsert, insert, commit), which matters because the
+/// writer is held across every round trip. No row back means a first message or a redelivery: the transaction
+/// below decides.
+const INSERT_INTO_KNOWN_CONVERSATION_SQLITE: &str = "INSERT INTO messages (conversation_id, channel, \
+     external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms) \
+     SELECT id, channel, external_id, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversations \
+     WHERE channel = $1 AND external_id = $2 \
+     ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id, conversation_id";
+
 /// Records inbound platform messages exactly once per (channel, platform message id).
 #[derive(Clone)]
 pub struct Inbound {
@@ -77,6 +87,25 @@ impl Inbound {
             }
             Db::Sqlite(pools) => pools,
         };
+        // `fetch_all`: see `returned_row`.
+        let known: Vec<(i64, i64)> = sqlx::query_as(INSERT_INTO_KNOWN_CONVERSATION_SQLITE)
+            .bind(message.channel)
+            .bind(message.external_conversation_id)
+            .bind(message.platform_message_id)
+            .bind(message.sender)
+            .bind(&body)
+            .bind(now)
+            .fetch_all(&db.writer)
+            .await
+            .map_err(StoreError::query(op))?;
+        if let Some(&(message_id, conversation_id)) = known.first() {
+            let outcome = InboundOutcome::Inserted {
+                conversation_id: ConversationId(conversation_id),
+                message_id: MessageId(message_id),
+            };
+            tracing::debug!(?outcome, "inbound message recorded");
+            return Ok(outcome);
+        }
         let mut tx = db.writer.begin_write().await.map_err(StoreError::query(op))?;
         let conversation_id: i64 = sqlx::query_scalar(UPSERT_CONVERSATION)
             .bind(message.channel)

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::columns::{RunState, TriggerKind};
-use super::db::{Shared, now_ms, on_db, on_db_read};
+use super::db::{Shared, now_ms, on_db, on_db_read, returned_row};
 use super::{JobId, RoutineId, RoutineRunId, StoreError};
 
 /// A routine as the scheduler defines it.
@@ -72,8 +72,9 @@ impl Routines {
         .bind(routine.enabled)
         .bind(routine.next_fire_at_ms)
         .bind(now_ms())
-        .fetch_one(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| returned_row(rows).ok_or(sqlx::Error::RowNotFound)))
         .map_err(StoreError::query(op))?;
         Ok(RoutineId(id))
     }
@@ -195,8 +196,9 @@ impl Routines {
         .bind(run_key)
         .bind(job_id.map(|id| id.0))
         .bind(now_ms())
-        .fetch_optional(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .map(returned_row))
         .map_err(StoreError::query(op))?;
         Ok(id.map_or(RunStart::AlreadyStarted, |id| RunStart::Started(RoutineRunId(id))))
     }

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 
 use super::StoreError;
 use super::columns::Approval;
-use super::db::{Shared, now_ms, on_db, on_db_read};
+use super::db::{Shared, now_ms, on_db, on_db_read, returned_row};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstalledTool {
@@ -57,8 +57,9 @@ impl InstalledTools {
         .bind(content_hash)
         .bind(Json(manifest))
         .bind(now_ms())
-        .fetch_one(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .and_then(|rows| returned_row(rows).ok_or(sqlx::Error::RowNotFound)))
         .map_err(StoreError::query(op))?;
         Approval::parse(&approval, op)
     }

@@ -4,7 +4,8 @@
 //! Run with `cargo bench --bench agent`. Prints p50/p95/p99 per-turn latency (HTTP in, store, session actor,
 //! model call, reply filed, HTTP out), throughput, and peak RSS. Chitin runs as its own process so its peak RSS
 //! (`VmHWM` of that process) is Chitin's alone; the fake model and the load-generating clients live in this one.
-//! The fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only.
+//! The fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only; other `CHITIN_*` variables
+//! are passed to Chitin, to compare settings.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -60,6 +61,8 @@ fn spawn_chitin(dir: &std::path::Path, port: u16, base_url: &str) -> Child {
         .env("CHITIN_LLM__API_KEY", "sk-bench")
         .env("CHITIN_LLM__MODEL", "bench-model")
         .env("CHITIN_AGENT__QUEUE_CAPACITY", "1024")
+        // Settings to try (e.g. CHITIN_MEMORY__PROMPT_TOKENS=0) pass through; the bench's own do not.
+        .envs(std::env::vars().filter(|(name, _)| name.starts_with("CHITIN_") && !name.starts_with("CHITIN_BENCH")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::conversations::{UPSERT_CONVERSATION, body_context};
-use super::db::{BeginWrite, Db, Shared, now_ms};
+use super::db::{BeginWrite, Db, Shared, now_ms, returned_row};
 use super::inbound_batch::{InboundRow, record_one};
 use super::{ConversationId, MessageId, StoreError};
 
@@ -27,11 +27,6 @@ pub enum InboundOutcome {
     /// Already stored by an earlier delivery; acknowledge to the platform and do nothing else.
     Duplicate { conversation_id: ConversationId, message_id: MessageId },
 }
-
-const INSERT_MESSAGE_SQLITE: &str = "INSERT INTO messages (conversation_id, channel, external_conversation_id, \
-     platform_message_id, direction, role, status, sender, body, created_at_ms) \
-     VALUES ($1, $2, $3, $4, 'inbound', 'user', 'received', $5, $6, $7) \
-     ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id";
 
 /// The common case in one autocommit statement: a new message in a conversation that already exists. One
 /// round trip to SQLite's single writer instead of four (begin, upsert, insert, commit), which matters because the
@@ -87,18 +82,9 @@ impl Inbound {
             }
             Db::Sqlite(pools) => pools,
         };
-        // `fetch_all`: see `returned_row`.
-        let known: Vec<(i64, i64)> = sqlx::query_as(INSERT_INTO_KNOWN_CONVERSATION_SQLITE)
-            .bind(message.channel)
-            .bind(message.external_conversation_id)
-            .bind(message.platform_message_id)
-            .bind(message.sender)
-            .bind(&body)
-            .bind(now)
-            .fetch_all(&db.writer)
-            .await
-            .map_err(StoreError::query(op))?;
-        if let Some(&(message_id, conversation_id)) = known.first() {
+        if let Some((message_id, conversation_id)) =
+            insert_into_known_conversation(&db.writer, message, &body, now).await.map_err(StoreError::query(op))?
+        {
             let outcome = InboundOutcome::Inserted {
                 conversation_id: ConversationId(conversation_id),
                 message_id: MessageId(message_id),
@@ -114,17 +100,10 @@ impl Inbound {
             .fetch_one(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
-        let inserted: Option<i64> = sqlx::query_scalar(INSERT_MESSAGE_SQLITE)
-            .bind(conversation_id)
-            .bind(message.channel)
-            .bind(message.external_conversation_id)
-            .bind(message.platform_message_id)
-            .bind(message.sender)
-            .bind(&body)
-            .bind(now)
-            .fetch_optional(&mut *tx)
+        let inserted = insert_into_known_conversation(&mut *tx, message, &body, now)
             .await
-            .map_err(StoreError::query(op))?;
+            .map_err(StoreError::query(op))?
+            .map(|(message_id, _)| message_id);
         let outcome = match inserted {
             Some(message_id) => {
                 tx.commit().await.map_err(StoreError::query(op))?;
@@ -152,4 +131,24 @@ impl Inbound {
         tracing::debug!(?outcome, "inbound message recorded");
         Ok(outcome)
     }
+}
+
+/// Runs [`INSERT_INTO_KNOWN_CONVERSATION_SQLITE`]: the new message's id and its conversation's, or `None` when the
+/// conversation does not exist yet or the message is a redelivery. Read with `fetch_all` (see `returned_row`).
+async fn insert_into_known_conversation<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    message: &InboundMessage<'_>,
+    body: &[u8],
+    now: i64,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(INSERT_INTO_KNOWN_CONVERSATION_SQLITE)
+        .bind(message.channel)
+        .bind(message.external_conversation_id)
+        .bind(message.platform_message_id)
+        .bind(message.sender)
+        .bind(body)
+        .bind(now)
+        .fetch_all(executor)
+        .await?;
+    Ok(returned_row(rows))
 }

@@ -148,8 +148,9 @@ pub trait JobQueuePort: Send + Sync + 'static {
     /// Resolves when there may be new work: a notification from any node, a due retry, or the polling fallback.
     fn wait_for_work(&self) -> BoxFuture<'static, ()>;
 
-    /// How often a running job's lease is renewed (well inside the lease).
-    fn renew_every(&self) -> std::time::Duration;
+    /// How long a claim or a renewal holds the job. The worker renews every third of it, and keeps trying to
+    /// record an outcome for as long as it may still hold the lease.
+    fn lease(&self) -> std::time::Duration;
 }
 
 /// Why a scheduler pass failed; the Scheduler logs it and tries again at the next tick.

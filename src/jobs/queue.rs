@@ -325,8 +325,8 @@ impl JobQueuePort for StoreJobQueue {
         })
     }
 
-    fn renew_every(&self) -> Duration {
-        self.settings.lease / 3
+    fn lease(&self) -> Duration {
+        self.settings.lease
     }
 }
 

@@ -5,6 +5,7 @@ mod crash;
 mod nodes;
 mod pool;
 mod repair;
+mod restart;
 mod routines;
 mod state_machine;
 mod support;

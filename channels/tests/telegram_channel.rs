@@ -125,7 +125,7 @@ async fn a_ten_thousand_character_answer_arrives_as_three_parts() {
     let Some(OutboxState::Delivered { platform_message_id }) = store.row(reply).map(|row| row.state) else {
         panic!("reply not marked delivered");
     };
-    assert_eq!(platform_message_id, sent[2].message_id.to_string(), "delivered with the id of the last part");
+    assert_eq!(platform_message_id, format!("5:{}", sent[2].message_id), "delivered with the id of the last part");
     channel.stop(None);
 }
 
@@ -286,7 +286,7 @@ async fn a_streamed_answer_grows_in_one_draft_that_the_final_reply_replaces() {
     let Some(OutboxState::Delivered { platform_message_id }) = store.row(reply).map(|row| row.state) else {
         panic!("not delivered");
     };
-    assert_eq!(platform_message_id, draft.message_id.to_string());
+    assert_eq!(platform_message_id, format!("5:{}", draft.message_id));
     assert!(fake.deleted().is_empty());
     channel.stop(None);
 }

@@ -52,8 +52,8 @@ impl TelegramDrafts {
 
 impl DraftSink for TelegramDrafts {
     fn draft(&self, external_conversation_id: &str, reply_to_platform_message_id: &str, text_so_far: &str) {
-        let (Ok(chat_id), Ok(reply_to)) =
-            (external_conversation_id.parse::<i64>(), reply_to_platform_message_id.parse::<i32>())
+        let (Ok(chat_id), Some(reply_to)) =
+            (external_conversation_id.parse::<i64>(), updates::message_id_in_chat(reply_to_platform_message_id))
         else {
             tracing::debug!(conversation = external_conversation_id, "draft for a non-telegram id ignored");
             return;

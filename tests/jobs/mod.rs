@@ -3,6 +3,7 @@
 mod agent_task;
 mod crash;
 mod nodes;
+mod outbox_nodes;
 mod pool;
 mod repair;
 mod restart;

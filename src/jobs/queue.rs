@@ -243,13 +243,13 @@ impl JobQueuePort for StoreJobQueue {
     fn claim(&self, worker: &str) -> BoxFuture<'_, Result<Option<JobLease>, JobQueueError>> {
         let worker = worker.to_string();
         Box::pin(async move {
-            let mut claimed = self
+            let claimed = self
                 .store
                 .jobs()
-                .claim(&worker, &self.settings.node, self.settings.lease, 1)
+                .claim_next(&worker, &self.settings.node, self.settings.lease)
                 .await
                 .map_err(queue_error)?;
-            Ok(claimed.pop().map(|job| JobLease {
+            Ok(claimed.map(|job| JobLease {
                 job_id: job.id.0,
                 kind: job.kind,
                 attempt: job.attempts,

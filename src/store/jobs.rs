@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::columns::JobState;
 use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::job_batch::{ClaimRow, ClaimedRow, FinishRow};
 use super::{ConversationId, JobId, StoreError};
 
 pub(crate) const PAYLOAD_CONTEXT: &str = "jobs.payload";
@@ -173,9 +174,6 @@ pub struct JobEvent {
 /// (id, kind, state, attempts, max attempts, node, created, updated) as `list` reads them.
 type SummaryRow = (i64, String, String, i64, i64, Option<String>, i64, i64);
 
-/// (id, kind, idempotency key, conversation id, sealed payload, attempts) as the claim returns them.
-type ClaimedRow = (i64, String, Option<String>, Option<i64>, Vec<u8>, i64);
-
 #[derive(sqlx::FromRow)]
 struct JobRow {
     id: i64,
@@ -280,22 +278,40 @@ impl Jobs {
             .fetch_all(pool)
             .await)
         .map_err(StoreError::query(op))?;
-        let mut claimed = rows
-            .into_iter()
-            .map(|(id, kind, idempotency_key, conversation_id, payload, attempts)| {
-                Ok(ClaimedJob {
-                    id: JobId(id),
-                    kind,
-                    idempotency_key: idempotency_key.unwrap_or_else(|| format!("job-{id}")),
-                    conversation_id: conversation_id.map(ConversationId),
-                    payload: self.shared.sealer.open_text(&payload, PAYLOAD_CONTEXT, op)?,
-                    attempts,
-                    lease_until_ms: lease_until,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut claimed =
+            rows.into_iter().map(|row| self.claimed(row, lease_until, op)).collect::<Result<Vec<_>, StoreError>>()?;
         claimed.sort_by_key(|job| job.id);
         Ok(claimed)
+    }
+
+    /// Leases the next due job to `worker` of `node`, if there is one. On PostgreSQL the claims of concurrent
+    /// workers go out together (one statement and one commit for all of them, each row leased to the worker that
+    /// asked for it); on SQLite this is [`Jobs::claim`] of one job.
+    pub async fn claim_next(
+        &self,
+        worker: &str,
+        node: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let Some(batcher) = &self.shared.job_batcher else {
+            return Ok(self.claim(worker, node, lease, 1).await?.pop());
+        };
+        let lease_until = now_ms().saturating_add(millis(lease));
+        let row = ClaimRow { worker: worker.to_string(), node: node.to_string(), lease_until_ms: lease_until };
+        batcher.claim(row).await?.map(|row| self.claimed(row, lease_until, "claim jobs")).transpose()
+    }
+
+    fn claimed(&self, row: ClaimedRow, lease_until_ms: i64, op: &'static str) -> Result<ClaimedJob, StoreError> {
+        let (id, kind, idempotency_key, conversation_id, payload, attempts) = row;
+        Ok(ClaimedJob {
+            id: JobId(id),
+            kind,
+            idempotency_key: idempotency_key.unwrap_or_else(|| format!("job-{id}")),
+            conversation_id: conversation_id.map(ConversationId),
+            payload: self.shared.sealer.open_text(&payload, PAYLOAD_CONTEXT, op)?,
+            attempts,
+            lease_until_ms,
+        })
     }
 
     /// Extends `worker`'s lease and tells it whether to go on, stop (cancel requested) or give up (lost).
@@ -322,6 +338,8 @@ impl Jobs {
 
     /// Ends `worker`'s lease with an outcome; false when the worker no longer held the lease, in
     /// which case nothing changes (another worker owns the job now).
+    ///
+    /// On PostgreSQL the outcomes of concurrent workers go out together: one statement and one commit for all.
     pub async fn finish(&self, job_id: JobId, worker: &str, outcome: JobOutcome<'_>) -> Result<bool, StoreError> {
         let op = "finish job";
         let now = now_ms();
@@ -337,6 +355,17 @@ impl Jobs {
             JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
             _ => now,
         };
+        if let Some(batcher) = &self.shared.job_batcher {
+            let row = FinishRow {
+                job_id: job_id.0,
+                worker: worker.to_string(),
+                outcome: event_kind,
+                result: sealed_result,
+                run_after_ms,
+                event_detail: sealed_event,
+            };
+            return batcher.finish(row).await;
+        }
         let state_sql = match outcome {
             JobOutcome::Succeeded { .. } => "'succeeded'",
             JobOutcome::Failed { .. } => "'failed'",

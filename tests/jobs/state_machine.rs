@@ -119,4 +119,54 @@ async fn every_transition(t: &TestStore) {
     assert_eq!(jobs.list(None, 100).await.unwrap().len(), 7);
 }
 
-on_both_backends!(every_transition);
+/// Workers claiming and finishing at the same time (on PostgreSQL their requests share statements): each job is
+/// leased once, to the worker that got it, and each outcome is recorded once, only by the lease holder.
+async fn concurrent_claims_and_outcomes(t: &TestStore) {
+    const JOBS: usize = 300;
+    const WORKERS: usize = 24;
+    let jobs = t.store.jobs();
+    for n in 0..JOBS {
+        jobs.enqueue(&job(&format!("many-{n}"), 3)).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for slot in 0..WORKERS {
+        let jobs = jobs.clone();
+        tasks.spawn(async move {
+            let worker = format!("node-{}/{slot}", slot % 3);
+            let node = format!("node-{}", slot % 3);
+            let mut done = Vec::new();
+            while let Some(claimed) = jobs.claim_next(&worker, &node, LEASE).await.unwrap() {
+                let row = jobs.get(claimed.id).await.unwrap().unwrap();
+                assert_eq!(
+                    (row.lease_owner.as_deref(), row.node.as_deref()),
+                    (Some(worker.as_str()), Some(node.as_str()))
+                );
+                assert_eq!(claimed.attempts, 1);
+                // Another worker's outcome is refused, even when it goes out in the same batch as the holder's.
+                let (stranger, holder) = tokio::join!(
+                    jobs.finish(claimed.id, "someone-else/0", JobOutcome::Failed { error: "not mine" }),
+                    jobs.finish(claimed.id, &worker, JobOutcome::Succeeded { result: "mine" }),
+                );
+                assert_eq!((stranger.unwrap(), holder.unwrap()), (false, true));
+                assert!(!jobs.finish(claimed.id, &worker, JobOutcome::Succeeded { result: "again" }).await.unwrap());
+                done.push(claimed.id);
+            }
+            done
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        for id in done.unwrap() {
+            assert!(seen.insert(id), "job {} claimed twice", id.0);
+        }
+    }
+    assert_eq!(seen.len(), JOBS);
+    for id in seen {
+        let row = jobs.get(id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.attempts, row.result.as_deref()), (JobState::Succeeded, 1, Some("mine")));
+        let kinds: Vec<String> = jobs.events(id).await.unwrap().into_iter().map(|event| event.kind).collect();
+        assert_eq!(kinds, vec!["succeeded"]);
+    }
+}
+
+on_both_backends!(every_transition, concurrent_claims_and_outcomes);

@@ -17,8 +17,9 @@ use crate::support::store_private_postgres::PrivatePostgres;
 use super::support::{Ledger, NODE_MASTER_KEY, node};
 
 const JOBS: usize = 1000;
-/// How long the server stays down.
-const OUTAGE: Duration = Duration::from_secs(3);
+/// How long the server stays down: well inside the nodes' 30 s job lease (so no job may run twice), and longer
+/// than a worker used to keep retrying an outcome it could not record (about 7 s).
+const OUTAGE: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_mid_run_loses_and_repeats_nothing() {

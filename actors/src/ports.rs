@@ -145,6 +145,21 @@ pub trait JobQueuePort: Send + Sync + 'static {
         outcome: JobRunOutcome,
     ) -> BoxFuture<'_, Result<(), JobQueueError>>;
 
+    /// Ends the lease with the outcome and leases the worker's next due job, if any: one step where the queue can
+    /// do both at once (one commit instead of two). Retrying after an error is safe: an outcome already recorded
+    /// is not recorded again. The default finishes, then claims.
+    fn finish_and_claim<'a>(
+        &'a self,
+        lease: &'a JobLease,
+        worker: &'a str,
+        outcome: JobRunOutcome,
+    ) -> BoxFuture<'a, Result<Option<JobLease>, JobQueueError>> {
+        Box::pin(async move {
+            self.finish(lease, worker, outcome).await?;
+            self.claim(worker).await
+        })
+    }
+
     /// Resolves when there may be new work: a notification from any node, a due retry, or the polling fallback.
     fn wait_for_work(&self) -> BoxFuture<'static, ()>;
 

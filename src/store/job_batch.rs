@@ -26,6 +26,7 @@ const PIPELINE: usize = 2;
 const MAX_YIELDS: usize = 32;
 const CLAIM_OP: &str = "claim jobs";
 const FINISH_OP: &str = "finish job";
+const TURN_OP: &str = "finish job and claim the next";
 
 /// One worker asking for its next job.
 pub(crate) struct ClaimRow {
@@ -51,6 +52,13 @@ pub(crate) struct FinishRow {
     pub(crate) event_detail: Vec<u8>,
 }
 
+/// A worker's outcome and its request for the next job, written in one statement.
+pub(crate) struct TurnRow {
+    pub(crate) finish: FinishRow,
+    pub(crate) node: String,
+    pub(crate) lease_until_ms: i64,
+}
+
 struct Pending<R, O> {
     row: R,
     reply: oneshot::Sender<Result<O, StoreError>>,
@@ -63,12 +71,15 @@ type Receiver<R, O> = Arc<Mutex<mpsc::Receiver<Pending<R, O>>>>;
 pub(crate) struct JobBatcher {
     claims: mpsc::Sender<Pending<ClaimRow, Option<ClaimedRow>>>,
     finishes: mpsc::Sender<Pending<FinishRow, bool>>,
+    turns: mpsc::Sender<Pending<TurnRow, (bool, Option<ClaimedRow>)>>,
 }
 
 impl JobBatcher {
     pub(crate) fn spawn(pool: PgPool) -> JobBatcher {
         let (claims, claim_receiver) = mpsc::channel(MAX_BATCH * 4);
         let (finishes, finish_receiver) = mpsc::channel(MAX_BATCH * 4);
+        let (turns, turn_receiver) = mpsc::channel(MAX_BATCH * 4);
+        let turn_receiver: Receiver<TurnRow, (bool, Option<ClaimedRow>)> = Arc::new(Mutex::new(turn_receiver));
         let claim_receiver: Receiver<ClaimRow, Option<ClaimedRow>> = Arc::new(Mutex::new(claim_receiver));
         let finish_receiver: Receiver<FinishRow, bool> = Arc::new(Mutex::new(finish_receiver));
         for _ in 0..PIPELINE {
@@ -82,8 +93,13 @@ impl JobBatcher {
                 let pool = pool_for_finishes.clone();
                 async move { finish(&pool, &rows).await }
             }));
+            let pool_for_turns = pool.clone();
+            tokio::spawn(run(Arc::clone(&turn_receiver), TURN_OP, move |rows| {
+                let pool = pool_for_turns.clone();
+                async move { turn(&pool, &rows).await }
+            }));
         }
-        JobBatcher { claims, finishes }
+        JobBatcher { claims, finishes, turns }
     }
 
     /// Leases the next due job to `row.worker`, if there is one, in the next claim batch.
@@ -94,6 +110,11 @@ impl JobBatcher {
     /// Records the outcome in the next finish batch; false when the worker no longer held the lease.
     pub(crate) async fn finish(&self, row: FinishRow) -> Result<bool, StoreError> {
         submit(&self.finishes, row, FINISH_OP).await
+    }
+
+    /// Records the outcome and leases the worker's next job (if one is due) in the next turn batch.
+    pub(crate) async fn turn(&self, row: TurnRow) -> Result<(bool, Option<ClaimedRow>), StoreError> {
+        submit(&self.turns, row, TURN_OP).await
     }
 }
 
@@ -230,4 +251,73 @@ async fn finish(pool: &PgPool, rows: &[FinishRow]) -> Result<Vec<bool>, sqlx::Er
         .await?;
     let mut ended: HashSet<(i64, String)> = ended.into_iter().collect();
     Ok(rows.iter().map(|row| ended.remove(&(row.job_id, row.worker.clone()))).collect())
+}
+
+/// [`FINISH_BATCH`] and [`CLAIM_BATCH`] in one statement: the outcomes are recorded and each reporting worker
+/// is leased its next due job. The claim reads the statement's snapshot, where the jobs being ended are still
+/// running, so no row is changed twice (a job queued again for a retry waits for a later claim).
+const TURN_BATCH: &str = "WITH input AS ( \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bytea[], \
+             $8::text[], $9::bigint[]) \
+         WITH ORDINALITY AS t(id, worker, outcome, result, run_after_ms, detail, node, lease_until_ms, n)), \
+     ended AS ( \
+         UPDATE jobs j SET \
+             state = CASE WHEN i.outcome <> 'retry' THEN i.outcome \
+                 WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END, \
+             result = i.result, run_after_ms = i.run_after_ms, lease_owner = NULL, lease_until_ms = NULL, \
+             updated_at_ms = $7, \
+             finished_at_ms = CASE WHEN i.outcome = 'retry' AND j.attempts < j.max_attempts THEN NULL ELSE $7 END \
+         FROM input i WHERE j.id = i.id AND j.state = 'running' AND j.lease_owner = i.worker \
+         RETURNING i.n, j.state, i.detail, j.id), \
+     logged AS ( \
+         INSERT INTO job_events (job_id, at_ms, kind, detail) \
+         SELECT id, $7, CASE WHEN state = 'queued' THEN 'retry' ELSE state END, detail FROM ended ORDER BY id), \
+     picked AS ( \
+         SELECT id, row_number() OVER () AS n FROM ( \
+             SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $7 \
+             ORDER BY priority DESC, run_after_ms, id LIMIT $10 FOR UPDATE SKIP LOCKED) due), \
+     leased AS ( \
+         UPDATE jobs j SET state = 'running', lease_owner = i.worker, node = i.node, \
+             lease_until_ms = i.lease_until_ms, attempts = j.attempts + 1, updated_at_ms = $7, started_at_ms = $7 \
+         FROM picked p JOIN input i ON i.n = p.n WHERE j.id = p.id \
+         RETURNING i.n, j.id, j.kind, j.idempotency_key, j.conversation_id, j.payload, j.attempts) \
+     SELECT n, TRUE, NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::bytea, NULL::bigint FROM ended \
+     UNION ALL \
+     SELECT n, FALSE, id, kind, idempotency_key, conversation_id, payload, attempts FROM leased";
+
+/// One row of [`TURN_BATCH`]: the worker's ordinal, then either "its lease ended" or the job it was leased.
+type TurnResultRow =
+    (i64, bool, Option<i64>, Option<String>, Option<String>, Option<i64>, Option<Vec<u8>>, Option<i64>);
+
+async fn turn(pool: &PgPool, rows: &[TurnRow]) -> Result<Vec<(bool, Option<ClaimedRow>)>, sqlx::Error> {
+    // As in `finish`: a (job, worker) pair appears once per batch; a repeat is answered "not held" and gets no job.
+    let mut seen = HashSet::new();
+    let unique: Vec<usize> = (0..rows.len())
+        .filter(|&index| seen.insert((rows[index].finish.job_id, rows[index].finish.worker.as_str())))
+        .collect();
+    let finish = |index: &usize| &rows[*index].finish;
+    let results: Vec<TurnResultRow> = sqlx::query_as(TURN_BATCH)
+        .bind(unique.iter().map(|index| finish(index).job_id).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| finish(index).worker.as_str()).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| finish(index).outcome).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| finish(index).result.as_deref()).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| finish(index).run_after_ms).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| finish(index).event_detail.as_slice()).collect::<Vec<_>>())
+        .bind(now_ms())
+        .bind(unique.iter().map(|index| rows[*index].node.as_str()).collect::<Vec<_>>())
+        .bind(unique.iter().map(|index| rows[*index].lease_until_ms).collect::<Vec<_>>())
+        .bind(unique.len() as i64)
+        .fetch_all(pool)
+        .await?;
+    let mut answers: Vec<(bool, Option<ClaimedRow>)> = rows.iter().map(|_| (false, None)).collect();
+    for (n, ended, id, kind, idempotency_key, conversation_id, payload, attempts) in results {
+        // Ordinals count from 1 and index `unique`.
+        let Some(&index) = usize::try_from(n - 1).ok().and_then(|position| unique.get(position)) else { continue };
+        if ended {
+            answers[index].0 = true;
+        } else if let (Some(id), Some(kind), Some(payload), Some(attempts)) = (id, kind, payload, attempts) {
+            answers[index].1 = Some((id, kind, idempotency_key, conversation_id, payload, attempts));
+        }
+    }
+    Ok(answers)
 }

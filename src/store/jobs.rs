@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::columns::JobState;
 use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
-use super::job_batch::{ClaimRow, ClaimedRow, FinishRow};
+use super::job_batch::{ClaimRow, ClaimedRow, FinishRow, TurnRow};
 use super::{ConversationId, JobId, StoreError};
 
 pub(crate) const PAYLOAD_CONTEXT: &str = "jobs.payload";
@@ -405,6 +405,49 @@ impl Jobs {
             tx.commit().await.map_err(StoreError::query(op))?;
         });
         Ok(true)
+    }
+
+    /// [`Jobs::finish`], then [`Jobs::claim_next`] for the same worker: on PostgreSQL in one statement and one
+    /// commit (batched with other workers' turns), so a busy worker pays one commit per job instead of two.
+    /// Returns whether the lease was still held (as `finish`) and the next job, if one was due.
+    pub async fn finish_and_claim_next(
+        &self,
+        job_id: JobId,
+        worker: &str,
+        outcome: JobOutcome<'_>,
+        node: &str,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedJob>), StoreError> {
+        let Some(batcher) = &self.shared.job_batcher else {
+            let held = self.finish(job_id, worker, outcome).await?;
+            return Ok((held, self.claim_next(worker, node, lease).await?));
+        };
+        let now = now_ms();
+        let (result, event_kind, event_detail) = match outcome {
+            JobOutcome::Succeeded { result } => (Some(result), "succeeded", ""),
+            JobOutcome::Failed { error } => (Some(error), "failed", error),
+            JobOutcome::Retry { error, .. } => (Some(error), "retry", error),
+            JobOutcome::Cancelled => (None, "cancelled", ""),
+        };
+        let run_after_ms = match outcome {
+            JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
+            _ => now,
+        };
+        let lease_until = now.saturating_add(millis(lease));
+        let row = TurnRow {
+            finish: FinishRow {
+                job_id: job_id.0,
+                worker: worker.to_string(),
+                outcome: event_kind,
+                result: result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT)),
+                run_after_ms,
+                event_detail: self.shared.sealer.seal(event_detail.as_bytes(), &event_context(job_id.0)),
+            },
+            node: node.to_string(),
+            lease_until_ms: lease_until,
+        };
+        let (held, next) = batcher.turn(row).await?;
+        Ok((held, next.map(|row| self.claimed(row, lease_until, "claim jobs")).transpose()?))
     }
 
     /// Puts jobs whose lease ran out (their worker died) back in the queue, or fails them when

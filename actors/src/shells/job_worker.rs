@@ -225,12 +225,13 @@ async fn finished(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState, job_id: 
     let lease_ends = running.held_at + queue.lease();
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1u32;
-    loop {
-        match queue.finish(&running.lease, &st.args.worker, outcome.clone()).await {
-            Ok(()) => break,
+    // The outcome and the claim of the next job go together (one commit on PostgreSQL).
+    let next = loop {
+        match queue.finish_and_claim(&running.lease, &st.args.worker, outcome.clone()).await {
+            Ok(next) => break next,
             Err(error) if Instant::now() + delay >= lease_ends => {
                 warn!(job = job_id, %error, attempt, "could not record the job's outcome before its lease ran out; it runs again");
-                break;
+                break None;
             }
             Err(error) => {
                 warn!(job = job_id, %error, attempt, "could not record the job's outcome; retrying");
@@ -239,9 +240,18 @@ async fn finished(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState, job_id: 
                 attempt += 1;
             }
         }
-    }
+    };
     st.finished += 1;
-    let _ = me.cast(JobWorkerMsg::Poll);
+    drop(running);
+    match next {
+        Some(lease) => {
+            st.waiter = None;
+            start(me, st, queue, lease);
+        }
+        None => {
+            let _ = me.cast(JobWorkerMsg::Poll);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Group commit for the job queue on PostgreSQL: concurrent workers' claims share one statement, and so do their outcomes.
+//! Group commit for the job queue on PostgreSQL: concurrent workers' requests of one kind share one statement.
 //!
-//! A no-op job costs two commits (its claim and its outcome), and with one statement per job the pool spends its
-//! time on round trips and WAL flushes rather than on work. Here every worker still asks for one job and records
-//! one outcome, and still gets its own answer only after the commit that made it durable, but the requests that
-//! arrive while a statement runs go out together in the next one: the batch size follows the load, and a lone
-//! worker pays one channel hop.
+//! A no-op job costs a claim and an outcome, and with one statement per job the pool spends its time on round
+//! trips and WAL flushes rather than on work. Here every worker still asks for one job and records one outcome,
+//! and still gets its own answer only after the commit that made it durable, but the requests that arrive while a
+//! statement runs go out together in the next one: the batch size follows the load, and a lone worker pays one
+//! channel hop. Three kinds: claims (idle workers), outcomes (cancellations), and turns — an outcome together
+//! with the claim of the worker's next job, which is how a busy worker pays one commit per job.
 //!
 //! The lease stays per worker: a claim batch leases each row to the worker that asked (`lease_owner`), so renewal,
 //! cancellation, lease expiry and the "only the lease holder records an outcome" check are unchanged.

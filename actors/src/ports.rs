@@ -145,11 +145,27 @@ pub trait JobQueuePort: Send + Sync + 'static {
         outcome: JobRunOutcome,
     ) -> BoxFuture<'_, Result<(), JobQueueError>>;
 
+    /// Ends the lease with the outcome and leases the worker's next due job, if any: one step where the queue can
+    /// do both at once (one commit instead of two). Retrying after an error is safe: an outcome already recorded
+    /// is not recorded again. The default finishes, then claims.
+    fn finish_and_claim<'a>(
+        &'a self,
+        lease: &'a JobLease,
+        worker: &'a str,
+        outcome: JobRunOutcome,
+    ) -> BoxFuture<'a, Result<Option<JobLease>, JobQueueError>> {
+        Box::pin(async move {
+            self.finish(lease, worker, outcome).await?;
+            self.claim(worker).await
+        })
+    }
+
     /// Resolves when there may be new work: a notification from any node, a due retry, or the polling fallback.
     fn wait_for_work(&self) -> BoxFuture<'static, ()>;
 
-    /// How often a running job's lease is renewed (well inside the lease).
-    fn renew_every(&self) -> std::time::Duration;
+    /// How long a claim or a renewal holds the job. The worker renews every third of it, and keeps trying to
+    /// record an outcome for as long as it may still hold the lease.
+    fn lease(&self) -> std::time::Duration;
 }
 
 /// Why a scheduler pass failed; the Scheduler logs it and tries again at the next tick.

@@ -123,7 +123,7 @@ async fn a_ten_thousand_character_answer_arrives_as_three_parts() {
     let Some(OutboxState::Delivered { platform_message_id }) = store.row(reply).map(|row| row.state) else {
         panic!("reply not marked delivered");
     };
-    assert_eq!(platform_message_id, sent[2].message_id.to_string(), "delivered with the id of the last part");
+    assert_eq!(platform_message_id, format!("5:{}", sent[2].message_id), "delivered with the id of the last part");
     channel.stop(None);
 }
 
@@ -287,7 +287,7 @@ async fn a_streamed_answer_grows_in_one_draft_that_the_final_reply_replaces() {
     let Some(OutboxState::Delivered { platform_message_id }) = store.row(reply).map(|row| row.state) else {
         panic!("not delivered");
     };
-    assert_eq!(platform_message_id, draft.message_id.to_string());
+    assert_eq!(platform_message_id, format!("5:{}", draft.message_id));
 
     // Words that straggle in after the reply went out start no second draft.
     stream(" and more");

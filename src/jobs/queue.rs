@@ -14,7 +14,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::agent::Agent;
 use crate::error_chain::describe;
-use crate::store::{AuditEntry, JobId, JobOutcome, LeaseCheck, Store, now_ms};
+use crate::store::{AuditEntry, ClaimedJob, JobId, JobOutcome, LeaseCheck, Store, now_ms};
 use crate::tools::{ToolContext, ToolError, ToolRegistry};
 
 use super::backoff::Backoff;
@@ -243,20 +243,13 @@ impl JobQueuePort for StoreJobQueue {
     fn claim(&self, worker: &str) -> BoxFuture<'_, Result<Option<JobLease>, JobQueueError>> {
         let worker = worker.to_string();
         Box::pin(async move {
-            let mut claimed = self
+            let claimed = self
                 .store
                 .jobs()
-                .claim(&worker, &self.settings.node, self.settings.lease, 1)
+                .claim_next(&worker, &self.settings.node, self.settings.lease)
                 .await
                 .map_err(queue_error)?;
-            Ok(claimed.pop().map(|job| JobLease {
-                job_id: job.id.0,
-                kind: job.kind,
-                attempt: job.attempts,
-                payload: job.payload,
-                idempotency_key: job.idempotency_key,
-                conversation: job.conversation_id.map(|id| id.0),
-            }))
+            Ok(claimed.map(job_lease))
         })
     }
 
@@ -293,27 +286,32 @@ impl JobQueuePort for StoreJobQueue {
         let job_id = JobId(lease.job_id);
         let attempt = lease.attempt;
         Box::pin(async move {
-            let run_after_ms = now_ms().saturating_add(
-                i64::try_from(self.settings.backoff.delay(attempt, &mut rand::rng()).as_millis()).unwrap_or(i64::MAX),
-            );
-            let (stored, label) = match &outcome {
-                JobRunOutcome::Succeeded(result) => (JobOutcome::Succeeded { result }, "succeeded"),
-                JobRunOutcome::Permanent(error) => (JobOutcome::Failed { error }, "failed"),
-                JobRunOutcome::Retryable(error) => (JobOutcome::Retry { error, run_after_ms }, "retry"),
-                JobRunOutcome::Cancelled => (JobOutcome::Cancelled, "cancelled"),
-            };
+            let run_after_ms = self.retry_at(attempt);
+            let (stored, label) = stored_outcome(&outcome, run_after_ms);
             let held = self.store.jobs().finish(job_id, &worker, stored).await.map_err(queue_error)?;
-            if !held {
-                info!(job = job_id.0, "attempt ended after its lease was lost; its outcome is not recorded");
-                return Ok(());
-            }
-            metrics::counter!(JOB_ATTEMPTS, "outcome" => label).increment(1);
-            debug!(job = job_id.0, outcome = label, "job attempt finished");
-            if label == "retry" {
-                // The waker sleeps until the retry is due.
-                self.signals.nudge.notify_one();
-            }
+            self.finished(job_id, held, label);
             Ok(())
+        })
+    }
+
+    fn finish_and_claim<'a>(
+        &'a self,
+        lease: &'a JobLease,
+        worker: &'a str,
+        outcome: JobRunOutcome,
+    ) -> BoxFuture<'a, Result<Option<JobLease>, JobQueueError>> {
+        let job_id = JobId(lease.job_id);
+        Box::pin(async move {
+            let run_after_ms = self.retry_at(lease.attempt);
+            let (stored, label) = stored_outcome(&outcome, run_after_ms);
+            let (held, next) = self
+                .store
+                .jobs()
+                .finish_and_claim_next(job_id, worker, stored, &self.settings.node, self.settings.lease)
+                .await
+                .map_err(queue_error)?;
+            self.finished(job_id, held, label);
+            Ok(next.map(job_lease))
         })
     }
 
@@ -325,8 +323,52 @@ impl JobQueuePort for StoreJobQueue {
         })
     }
 
-    fn renew_every(&self) -> Duration {
-        self.settings.lease / 3
+    fn lease(&self) -> Duration {
+        self.settings.lease
+    }
+}
+
+impl StoreJobQueue {
+    /// When a retry of this attempt becomes due.
+    fn retry_at(&self, attempt: i64) -> i64 {
+        now_ms().saturating_add(
+            i64::try_from(self.settings.backoff.delay(attempt, &mut rand::rng()).as_millis()).unwrap_or(i64::MAX),
+        )
+    }
+
+    /// Counts and logs an attempt whose outcome was recorded (`held`), and wakes the waker for a retry.
+    fn finished(&self, job_id: JobId, held: bool, label: &'static str) {
+        if !held {
+            info!(job = job_id.0, "attempt ended after its lease was lost; its outcome is not recorded");
+            return;
+        }
+        metrics::counter!(JOB_ATTEMPTS, "outcome" => label).increment(1);
+        debug!(job = job_id.0, outcome = label, "job attempt finished");
+        if label == "retry" {
+            // The waker sleeps until the retry is due.
+            self.signals.nudge.notify_one();
+        }
+    }
+}
+
+/// The stored form of an attempt's outcome, and its metrics label.
+fn stored_outcome(outcome: &JobRunOutcome, run_after_ms: i64) -> (JobOutcome<'_>, &'static str) {
+    match outcome {
+        JobRunOutcome::Succeeded(result) => (JobOutcome::Succeeded { result }, "succeeded"),
+        JobRunOutcome::Permanent(error) => (JobOutcome::Failed { error }, "failed"),
+        JobRunOutcome::Retryable(error) => (JobOutcome::Retry { error, run_after_ms }, "retry"),
+        JobRunOutcome::Cancelled => (JobOutcome::Cancelled, "cancelled"),
+    }
+}
+
+fn job_lease(job: ClaimedJob) -> JobLease {
+    JobLease {
+        job_id: job.id.0,
+        kind: job.kind,
+        attempt: job.attempts,
+        payload: job.payload,
+        idempotency_key: job.idempotency_key,
+        conversation: job.conversation_id.map(|id| id.0),
     }
 }
 

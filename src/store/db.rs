@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use super::inbound_batch::InboundBatcher;
+use super::job_batch::JobBatcher;
 use super::sealing::Sealer;
 
 /// The pools for one of the two backends.
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) sealer: Sealer,
     /// PostgreSQL only: the group-commit writer for inbound messages.
     pub(crate) inbound_batcher: Option<InboundBatcher>,
+    /// PostgreSQL only: the group-commit claims and outcomes of the job workers.
+    pub(crate) job_batcher: Option<JobBatcher>,
     pub(crate) embedding_dims: usize,
     /// `postgres://host:port/db` or the SQLite path, without credentials, for logs and errors.
     pub(crate) location: String,

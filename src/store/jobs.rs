@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::columns::JobState;
 use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::job_batch::{ClaimRow, ClaimedRow, FinishRow, TurnRow};
 use super::{ConversationId, JobId, StoreError};
 
 pub(crate) const PAYLOAD_CONTEXT: &str = "jobs.payload";
@@ -173,9 +174,6 @@ pub struct JobEvent {
 /// (id, kind, state, attempts, max attempts, node, created, updated) as `list` reads them.
 type SummaryRow = (i64, String, String, i64, i64, Option<String>, i64, i64);
 
-/// (id, kind, idempotency key, conversation id, sealed payload, attempts) as the claim returns them.
-type ClaimedRow = (i64, String, Option<String>, Option<i64>, Vec<u8>, i64);
-
 #[derive(sqlx::FromRow)]
 struct JobRow {
     id: i64,
@@ -280,22 +278,40 @@ impl Jobs {
             .fetch_all(pool)
             .await)
         .map_err(StoreError::query(op))?;
-        let mut claimed = rows
-            .into_iter()
-            .map(|(id, kind, idempotency_key, conversation_id, payload, attempts)| {
-                Ok(ClaimedJob {
-                    id: JobId(id),
-                    kind,
-                    idempotency_key: idempotency_key.unwrap_or_else(|| format!("job-{id}")),
-                    conversation_id: conversation_id.map(ConversationId),
-                    payload: self.shared.sealer.open_text(&payload, PAYLOAD_CONTEXT, op)?,
-                    attempts,
-                    lease_until_ms: lease_until,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut claimed =
+            rows.into_iter().map(|row| self.claimed(row, lease_until, op)).collect::<Result<Vec<_>, StoreError>>()?;
         claimed.sort_by_key(|job| job.id);
         Ok(claimed)
+    }
+
+    /// Leases the next due job to `worker` of `node`, if there is one. On PostgreSQL the claims of concurrent
+    /// workers go out together (one statement and one commit for all of them, each row leased to the worker that
+    /// asked for it); on SQLite this is [`Jobs::claim`] of one job.
+    pub async fn claim_next(
+        &self,
+        worker: &str,
+        node: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, StoreError> {
+        let Some(batcher) = &self.shared.job_batcher else {
+            return Ok(self.claim(worker, node, lease, 1).await?.pop());
+        };
+        let lease_until = now_ms().saturating_add(millis(lease));
+        let row = ClaimRow { worker: worker.to_string(), node: node.to_string(), lease_until_ms: lease_until };
+        batcher.claim(row).await?.map(|row| self.claimed(row, lease_until, "claim jobs")).transpose()
+    }
+
+    fn claimed(&self, row: ClaimedRow, lease_until_ms: i64, op: &'static str) -> Result<ClaimedJob, StoreError> {
+        let (id, kind, idempotency_key, conversation_id, payload, attempts) = row;
+        Ok(ClaimedJob {
+            id: JobId(id),
+            kind,
+            idempotency_key: idempotency_key.unwrap_or_else(|| format!("job-{id}")),
+            conversation_id: conversation_id.map(ConversationId),
+            payload: self.shared.sealer.open_text(&payload, PAYLOAD_CONTEXT, op)?,
+            attempts,
+            lease_until_ms,
+        })
     }
 
     /// Extends `worker`'s lease and tells it whether to go on, stop (cancel requested) or give up (lost).
@@ -322,6 +338,8 @@ impl Jobs {
 
     /// Ends `worker`'s lease with an outcome; false when the worker no longer held the lease, in
     /// which case nothing changes (another worker owns the job now).
+    ///
+    /// On PostgreSQL the outcomes of concurrent workers go out together: one statement and one commit for all.
     pub async fn finish(&self, job_id: JobId, worker: &str, outcome: JobOutcome<'_>) -> Result<bool, StoreError> {
         let op = "finish job";
         let now = now_ms();
@@ -337,6 +355,17 @@ impl Jobs {
             JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
             _ => now,
         };
+        if let Some(batcher) = &self.shared.job_batcher {
+            let row = FinishRow {
+                job_id: job_id.0,
+                worker: worker.to_string(),
+                outcome: event_kind,
+                result: sealed_result,
+                run_after_ms,
+                event_detail: sealed_event,
+            };
+            return batcher.finish(row).await;
+        }
         let state_sql = match outcome {
             JobOutcome::Succeeded { .. } => "'succeeded'",
             JobOutcome::Failed { .. } => "'failed'",
@@ -376,6 +405,49 @@ impl Jobs {
             tx.commit().await.map_err(StoreError::query(op))?;
         });
         Ok(true)
+    }
+
+    /// [`Jobs::finish`], then [`Jobs::claim_next`] for the same worker: on PostgreSQL in one statement and one
+    /// commit (batched with other workers' turns), so a busy worker pays one commit per job instead of two.
+    /// Returns whether the lease was still held (as `finish`) and the next job, if one was due.
+    pub async fn finish_and_claim_next(
+        &self,
+        job_id: JobId,
+        worker: &str,
+        outcome: JobOutcome<'_>,
+        node: &str,
+        lease: Duration,
+    ) -> Result<(bool, Option<ClaimedJob>), StoreError> {
+        let Some(batcher) = &self.shared.job_batcher else {
+            let held = self.finish(job_id, worker, outcome).await?;
+            return Ok((held, self.claim_next(worker, node, lease).await?));
+        };
+        let now = now_ms();
+        let (result, event_kind, event_detail) = match outcome {
+            JobOutcome::Succeeded { result } => (Some(result), "succeeded", ""),
+            JobOutcome::Failed { error } => (Some(error), "failed", error),
+            JobOutcome::Retry { error, .. } => (Some(error), "retry", error),
+            JobOutcome::Cancelled => (None, "cancelled", ""),
+        };
+        let run_after_ms = match outcome {
+            JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
+            _ => now,
+        };
+        let lease_until = now.saturating_add(millis(lease));
+        let row = TurnRow {
+            finish: FinishRow {
+                job_id: job_id.0,
+                worker: worker.to_string(),
+                outcome: event_kind,
+                result: result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT)),
+                run_after_ms,
+                event_detail: self.shared.sealer.seal(event_detail.as_bytes(), &event_context(job_id.0)),
+            },
+            node: node.to_string(),
+            lease_until_ms: lease_until,
+        };
+        let (held, next) = batcher.turn(row).await?;
+        Ok((held, next.map(|row| self.claimed(row, lease_until, "claim jobs")).transpose()?))
     }
 
     /// Puts jobs whose lease ran out (their worker died) back in the queue, or fails them when

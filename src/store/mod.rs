@@ -14,6 +14,7 @@ mod export;
 mod ids;
 mod inbound;
 mod inbound_batch;
+mod job_batch;
 mod jobs;
 mod key_check;
 mod memory;
@@ -63,6 +64,7 @@ use std::time::Duration;
 use crate::crypto::{FieldCipher, MasterKey};
 use db::{Db, Shared};
 use inbound_batch::InboundBatcher;
+use job_batch::JobBatcher;
 use open::Target;
 use sealing::Sealer;
 
@@ -114,6 +116,7 @@ impl Store {
                     db: Db::Sqlite(pools),
                     sealer: Sealer::plain(),
                     inbound_batcher: None,
+                    job_batcher: None,
                     embedding_dims: config.embedding_dims,
                     location,
                 }
@@ -123,10 +126,12 @@ impl Store {
                 open::require_pgvector(&pool, &location).await?;
                 let sealer = Sealer::encrypting(FieldCipher::new(master_key));
                 let inbound_batcher = Some(InboundBatcher::spawn(pool.clone()));
+                let job_batcher = Some(JobBatcher::spawn(pool.clone()));
                 Shared {
                     db: Db::Postgres(pool),
                     sealer,
                     inbound_batcher,
+                    job_batcher,
                     embedding_dims: config.embedding_dims,
                     location,
                 }

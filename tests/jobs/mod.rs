@@ -3,8 +3,10 @@
 mod agent_task;
 mod crash;
 mod nodes;
+mod outbox_nodes;
 mod pool;
 mod repair;
+mod restart;
 mod routines;
 mod state_machine;
 mod support;

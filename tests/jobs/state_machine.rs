@@ -119,4 +119,123 @@ async fn every_transition(t: &TestStore) {
     assert_eq!(jobs.list(None, 100).await.unwrap().len(), 7);
 }
 
-on_both_backends!(every_transition);
+/// Workers claiming and finishing at the same time (on PostgreSQL their requests share statements): each job is
+/// leased once, to the worker that got it, and each outcome is recorded once, only by the lease holder.
+async fn concurrent_claims_and_outcomes(t: &TestStore) {
+    const JOBS: usize = 300;
+    const WORKERS: usize = 24;
+    let jobs = t.store.jobs();
+    for n in 0..JOBS {
+        jobs.enqueue(&job(&format!("many-{n}"), 3)).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for slot in 0..WORKERS {
+        let jobs = jobs.clone();
+        tasks.spawn(async move {
+            let worker = format!("node-{}/{slot}", slot % 3);
+            let node = format!("node-{}", slot % 3);
+            let mut done = Vec::new();
+            while let Some(claimed) = jobs.claim_next(&worker, &node, LEASE).await.unwrap() {
+                let row = jobs.get(claimed.id).await.unwrap().unwrap();
+                assert_eq!(
+                    (row.lease_owner.as_deref(), row.node.as_deref()),
+                    (Some(worker.as_str()), Some(node.as_str()))
+                );
+                assert_eq!(claimed.attempts, 1);
+                // Another worker's outcome is refused, even when it goes out in the same batch as the holder's.
+                let (stranger, holder) = tokio::join!(
+                    jobs.finish(claimed.id, "someone-else/0", JobOutcome::Failed { error: "not mine" }),
+                    jobs.finish(claimed.id, &worker, JobOutcome::Succeeded { result: "mine" }),
+                );
+                assert_eq!((stranger.unwrap(), holder.unwrap()), (false, true));
+                assert!(!jobs.finish(claimed.id, &worker, JobOutcome::Succeeded { result: "again" }).await.unwrap());
+                done.push(claimed.id);
+            }
+            done
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    while let Some(done) = tasks.join_next().await {
+        for id in done.unwrap() {
+            assert!(seen.insert(id), "job {} claimed twice", id.0);
+        }
+    }
+    assert_eq!(seen.len(), JOBS);
+    for id in seen {
+        let row = jobs.get(id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.attempts, row.result.as_deref()), (JobState::Succeeded, 1, Some("mine")));
+        let kinds: Vec<String> = jobs.events(id).await.unwrap().into_iter().map(|event| event.kind).collect();
+        assert_eq!(kinds, vec!["succeeded"]);
+    }
+}
+
+/// Workers that record each outcome and take their next job in one step (one statement per batch on
+/// PostgreSQL): every job runs once, retries come back for a later turn, and a lost lease takes no outcome.
+async fn outcome_and_next_claim_in_one_step(t: &TestStore) {
+    const JOBS: usize = 200;
+    const WORKERS: usize = 16;
+    let jobs = t.store.jobs();
+    for n in 0..JOBS {
+        jobs.enqueue(&job(&format!("turn-{n}"), 2)).await.unwrap();
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for slot in 0..WORKERS {
+        let jobs = jobs.clone();
+        tasks.spawn(async move {
+            let worker = format!("node-{}/{slot}", slot % 2);
+            let node = format!("node-{}", slot % 2);
+            let mut runs = Vec::new();
+            let mut next = jobs.claim_next(&worker, &node, LEASE).await.unwrap();
+            while let Some(claimed) = next {
+                let row = jobs.get(claimed.id).await.unwrap().unwrap();
+                assert_eq!(row.lease_owner.as_deref(), Some(worker.as_str()));
+                runs.push((claimed.id, claimed.attempts));
+                // Every job's first attempt asks for a retry (due at once); its second succeeds.
+                let outcome = if claimed.attempts == 1 {
+                    JobOutcome::Retry { error: "once more", run_after_ms: now_ms() }
+                } else {
+                    JobOutcome::Succeeded { result: "done" }
+                };
+                let (held, following) =
+                    jobs.finish_and_claim_next(claimed.id, &worker, outcome, &node, LEASE).await.unwrap();
+                assert!(held, "job {} was {worker}'s", claimed.id.0);
+                next = following;
+                if next.is_none() {
+                    // Retries queued by the last turns of other workers may still be waiting.
+                    next = jobs.claim_next(&worker, &node, LEASE).await.unwrap();
+                }
+            }
+            runs
+        });
+    }
+    let mut runs = std::collections::HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        for (id, attempt) in done.unwrap() {
+            assert!(runs.insert((id, attempt), ()).is_none(), "job {} attempt {attempt} ran twice", id.0);
+        }
+    }
+    assert_eq!(runs.len(), JOBS * 2, "two attempts per job");
+    for (id, _) in runs.keys().filter(|(_, attempt)| *attempt == 2) {
+        let row = jobs.get(*id).await.unwrap().unwrap();
+        assert_eq!((row.state, row.attempts), (JobState::Succeeded, 2));
+        let kinds: Vec<String> = jobs.events(*id).await.unwrap().into_iter().map(|event| event.kind).collect();
+        assert_eq!(kinds, vec!["retry", "succeeded"]);
+    }
+
+    // A worker whose lease was taken back records nothing, and still gets its next job.
+    let lost = jobs.enqueue(&job("lost", 3)).await.unwrap().job_id();
+    let waiting = jobs.enqueue(&job("waiting", 3)).await.unwrap().job_id();
+    let claimed = jobs.claim("node-0/0", "node-0", Duration::ZERO, 1).await.unwrap();
+    assert_eq!(claimed[0].id, lost);
+    assert_eq!(jobs.requeue_expired().await.unwrap().len(), 1);
+    let retaken = jobs.claim_next("node-1/0", "node-1", LEASE).await.unwrap().unwrap();
+    assert_eq!(retaken.id, lost);
+    let (held, next) = jobs
+        .finish_and_claim_next(lost, "node-0/0", JobOutcome::Succeeded { result: "late" }, "node-0", LEASE)
+        .await
+        .unwrap();
+    assert_eq!((held, next.map(|job| job.id)), (false, Some(waiting)));
+    assert_eq!(jobs.get(lost).await.unwrap().unwrap().state, JobState::Running, "still the new holder's");
+}
+
+on_both_backends!(every_transition, concurrent_claims_and_outcomes, outcome_and_next_claim_in_one_step);

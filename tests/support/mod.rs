@@ -27,4 +27,5 @@ pub mod sandbox_wat_tools;
 pub mod store_backends;
 pub mod store_fake_postgres;
 pub mod store_log_capture;
+pub mod store_private_postgres;
 pub mod store_tcp_proxy;

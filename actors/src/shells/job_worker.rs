@@ -5,7 +5,7 @@
 //! for the queue port's wake-up (a NOTIFY from any node, a due retry, or the polling fallback).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::{AbortHandle, JoinHandle};
@@ -16,8 +16,8 @@ use crate::ports::{JobLease, JobQueuePort, JobRunOutcome, LeaseStatus};
 
 pub struct JobWorker;
 
-/// Tries to record an outcome (about 10 s in all) before leaving the job to lease expiry.
-const FINISH_ATTEMPTS: u32 = 8;
+/// Longest pause between two tries at recording an outcome while the database is away.
+const FINISH_RETRY_MAX: Duration = Duration::from_secs(2);
 
 pub enum JobWorkerMsg {
     /// Look for work: sent by the wake-up waiter, and by the worker itself after each job.
@@ -60,6 +60,9 @@ impl Drop for AbortOnDrop {
 /// the attempt's tasks and the renewal timer.
 struct Running {
     lease: JobLease,
+    /// When the lease was last known held (the claim, then each successful renewal): the outcome is worth
+    /// recording until a lease period after it.
+    held_at: Instant,
     attempt: AbortHandle,
     watcher: AbortHandle,
     renewals: JoinHandle<()>,
@@ -176,16 +179,22 @@ fn start(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState, queue: Arc<dyn Jo
         };
         let _ = reporter.cast(JobWorkerMsg::Finished { job_id, outcome });
     });
-    let every = queue.renew_every().max(Duration::from_millis(10));
+    let every = (queue.lease() / 3).max(Duration::from_millis(10));
     let renewals = me.send_interval(every, || JobWorkerMsg::RenewLease);
-    st.running = Some(Running { lease, attempt: abort, watcher: watcher.abort_handle(), renewals });
+    st.running =
+        Some(Running { lease, held_at: Instant::now(), attempt: abort, watcher: watcher.abort_handle(), renewals });
 }
 
 async fn renew(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState) {
     let (Some(queue), Some(running)) = (st.args.queue.clone(), st.running.as_ref()) else { return };
     let job_id = running.lease.job_id;
+    let asked_at = Instant::now();
     match queue.renew(job_id, &st.args.worker).await {
-        Ok(LeaseStatus::Held) => {}
+        Ok(LeaseStatus::Held) => {
+            if let Some(running) = st.running.as_mut() {
+                running.held_at = asked_at;
+            }
+        }
         Ok(LeaseStatus::CancelRequested) => {
             let Some(running) = st.running.take() else { return };
             let lease = running.lease.clone();
@@ -211,29 +220,43 @@ async fn finished(me: &ActorRef<JobWorkerMsg>, st: &mut JobWorkerState, job_id: 
         return;
     }
     let Some(running) = st.running.take() else { return };
-    // The database may be restarting: keep trying for a while, so a finished job is not run again.
+    // The database may be restarting: keep trying while the lease may still be ours, so a finished job is not
+    // run again. After that another node may have taken the job over, and the outcome is no longer ours to write.
+    let lease_ends = running.held_at + queue.lease();
     let mut delay = Duration::from_millis(100);
-    for attempt in 1..=FINISH_ATTEMPTS {
-        match queue.finish(&running.lease, &st.args.worker, outcome.clone()).await {
-            Ok(()) => break,
-            Err(error) if attempt == FINISH_ATTEMPTS => {
-                warn!(job = job_id, %error, "could not record the job's outcome; the lease will expire and it runs again");
+    let mut attempt = 1u32;
+    // The outcome and the claim of the next job go together (one commit on PostgreSQL).
+    let next = loop {
+        match queue.finish_and_claim(&running.lease, &st.args.worker, outcome.clone()).await {
+            Ok(next) => break next,
+            Err(error) if Instant::now() + delay >= lease_ends => {
+                warn!(job = job_id, %error, attempt, "could not record the job's outcome before its lease ran out; it runs again");
+                break None;
             }
             Err(error) => {
                 warn!(job = job_id, %error, attempt, "could not record the job's outcome; retrying");
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
+                delay = (delay * 2).min(FINISH_RETRY_MAX);
+                attempt += 1;
             }
         }
-    }
+    };
     st.finished += 1;
-    let _ = me.cast(JobWorkerMsg::Poll);
+    drop(running);
+    match next {
+        Some(lease) => {
+            st.waiter = None;
+            start(me, st, queue, lease);
+        }
+        None => {
+            let _ = me.cast(JobWorkerMsg::Poll);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Instant;
 
     use super::*;
     use crate::ports::{BoxFuture, JobQueueError};
@@ -245,6 +268,11 @@ mod tests {
         finished: Mutex<Vec<(i64, JobRunOutcome)>>,
         renewal: Mutex<Option<LeaseStatus>>,
         renewals: Mutex<u32>,
+        /// Outcomes refused (as while the database restarts) before one is taken.
+        refuse_finishes: Mutex<u32>,
+        finish_calls: Mutex<u32>,
+        /// The lease when not the default 60 ms.
+        lease: Option<Duration>,
     }
 
     fn lease(job_id: i64, kind: &str) -> JobLease {
@@ -288,6 +316,12 @@ mod tests {
         ) -> BoxFuture<'_, Result<(), JobQueueError>> {
             let job_id = lease.job_id;
             Box::pin(async move {
+                *self.finish_calls.lock().expect("lock") += 1;
+                let mut refuse = self.refuse_finishes.lock().expect("lock");
+                if *refuse > 0 {
+                    *refuse -= 1;
+                    return Err(JobQueueError { reason: "connection refused".into() });
+                }
                 self.finished.lock().expect("lock").push((job_id, outcome));
                 Ok(())
             })
@@ -297,8 +331,8 @@ mod tests {
             Box::pin(tokio::time::sleep(Duration::from_millis(10)))
         }
 
-        fn renew_every(&self) -> Duration {
-            Duration::from_millis(20)
+        fn lease(&self) -> Duration {
+            self.lease.unwrap_or(Duration::from_millis(60))
         }
     }
 
@@ -349,6 +383,36 @@ mod tests {
         assert_eq!(queue.finished.lock().expect("lock").len(), 1, "nothing recorded for the lost job");
         let report = crate::health::probe(&worker).await.expect("answers");
         assert!(report.detail.starts_with("idle"), "{}", report.detail);
+        worker.stop(None);
+        handle.await.expect("stopped");
+    }
+
+    #[tokio::test]
+    async fn an_outcome_the_queue_refuses_is_retried_while_the_lease_lasts_then_given_up() {
+        // Refused three times (about 0.7 s of backoff), well inside a 30 s lease: recorded on the fourth try.
+        let queue = Arc::new(FakeQueue {
+            refuse_finishes: Mutex::new(3),
+            lease: Some(Duration::from_secs(30)),
+            ..FakeQueue::default()
+        });
+        queue.pending.lock().expect("lock").push(lease(1, "ok"));
+        let args = JobWorkerArgs { worker: "node/0".into(), queue: Some(queue.clone()) };
+        let (worker, handle) = Actor::spawn(None, JobWorker, args).await.expect("spawn");
+        until("the outcome is recorded", || !queue.finished.lock().expect("lock").is_empty()).await;
+        assert_eq!(*queue.finish_calls.lock().expect("lock"), 4);
+        assert_eq!(queue.finished.lock().expect("lock")[0], (1, JobRunOutcome::Succeeded("done 1".into())));
+        worker.stop(None);
+        handle.await.expect("stopped");
+
+        // Refused for longer than the lease (60 ms, less than the first pause): given up after one try, and the
+        // worker goes on to the next job.
+        let queue = Arc::new(FakeQueue { refuse_finishes: Mutex::new(1), ..FakeQueue::default() });
+        queue.pending.lock().expect("lock").extend([lease(3, "ok"), lease(2, "ok")]);
+        let args = JobWorkerArgs { worker: "node/0".into(), queue: Some(queue.clone()) };
+        let (worker, handle) = Actor::spawn(None, JobWorker, args).await.expect("spawn");
+        until("the next job is recorded", || !queue.finished.lock().expect("lock").is_empty()).await;
+        assert_eq!(queue.finished.lock().expect("lock").clone(), vec![(3, JobRunOutcome::Succeeded("done 3".into()))]);
+        assert_eq!(*queue.finish_calls.lock().expect("lock"), 2, "job 2's outcome was tried once");
         worker.stop(None);
         handle.await.expect("stopped");
     }

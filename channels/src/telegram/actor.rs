@@ -264,7 +264,7 @@ async fn accept(me: &ActorRef<TelegramMsg>, st: &mut TelegramState, message: Tex
     let new_message = NewMessage {
         channel: ChannelKind::Telegram,
         external_conversation_id: message.chat_id.to_string(),
-        platform_message_id: message.message_id.to_string(),
+        platform_message_id: super::updates::platform_message_id(message.chat_id, message.message_id),
         sender: message.user_id.to_string(),
         text: message.text,
     };

@@ -131,12 +131,12 @@ impl Platform for TelegramPlatform {
             let chat_id = external_conversation_id.parse::<i64>().map_err(|_| SendError::Refused {
                 reason: format!("{external_conversation_id:?} is not a Telegram chat id"),
             })?;
-            let reply_to = reply_to_platform_message_id.and_then(|id| id.parse::<i32>().ok());
+            let reply_to = reply_to_platform_message_id.and_then(super::updates::message_id_in_chat);
             if let Some(draft) = reply_to.and_then(|reply_to| self.drafts.finish((chat_id, reply_to), Instant::now())) {
                 // The first part takes over the draft the user has been watching; later parts are new messages.
                 let edit = self.bot.edit_message_text(ChatId(chat_id), MessageId(draft), text);
                 let edited = edit.parse_mode(ParseMode::MarkdownV2).await.map_err(send_error)?;
-                return Ok(edited.id.0.to_string());
+                return Ok(super::updates::platform_message_id(chat_id, edited.id.0));
             }
             let mut request = self.bot.send_message(ChatId(chat_id), text).parse_mode(ParseMode::MarkdownV2);
             if let Some(message_id) = reply_to {
@@ -144,7 +144,7 @@ impl Platform for TelegramPlatform {
                     request.reply_parameters(ReplyParameters::new(MessageId(message_id)).allow_sending_without_reply());
             }
             let sent = request.await.map_err(send_error)?;
-            Ok(sent.id.0.to_string())
+            Ok(super::updates::platform_message_id(chat_id, sent.id.0))
         })
     }
 

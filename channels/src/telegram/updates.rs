@@ -87,6 +87,18 @@ fn strip_mention(text: &str, bot_username: &str) -> String {
     }
 }
 
+/// A message's platform id: Telegram numbers messages per chat, so message 57 exists in every chat, and the
+/// chat is part of the id (`<chat_id>:<message_id>`) wherever it must be unique per channel (inbound dedup, the
+/// delivered reply's id).
+pub fn platform_message_id(chat_id: i64, message_id: i32) -> String {
+    format!("{chat_id}:{message_id}")
+}
+
+/// The message's number inside its chat, from a platform id made by [`platform_message_id`] (or a bare number).
+pub fn message_id_in_chat(platform_message_id: &str) -> Option<i32> {
+    platform_message_id.rsplit(':').next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +148,14 @@ mod tests {
             serde_json::json!({"document": {"file_id": "f", "file_unique_id": "u", "file_size": 99_000_000}});
         let action = classify(&update("private", 42, document), "chitin_bot", true);
         assert!(matches!(action, UpdateAction::Unsupported { .. }), "{action:?}");
+    }
+
+    #[test]
+    fn message_ids_are_unique_per_chat_and_read_back() {
+        assert_ne!(platform_message_id(5, 57), platform_message_id(6, 57), "the same number in two chats");
+        assert_eq!(platform_message_id(-100123, 57), "-100123:57");
+        assert_eq!(message_id_in_chat("-100123:57"), Some(57));
+        assert_eq!(message_id_in_chat("57"), Some(57), "an id stored before chats were part of it");
+        assert_eq!(message_id_in_chat("5:x"), None);
     }
 }

@@ -158,6 +158,14 @@ impl FakeTelegram {
         message_id
     }
 
+    /// Numbers the next sent message `first`: fakes standing in for one bot (one per node) get disjoint ranges,
+    /// as the one real API would never hand out a message id twice in a chat. Used by the root crate's tests
+    /// (`tests/jobs/outbox_nodes.rs`), not by this crate's.
+    #[allow(dead_code)]
+    pub fn number_messages_from(&self, first: i64) {
+        self.lock().next_message_id = first - 1;
+    }
+
     pub fn sent(&self) -> Vec<SentMessage> {
         self.lock().sent.clone()
     }

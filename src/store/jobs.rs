@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::columns::JobState;
-use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read, returned_row};
 use super::job_batch::{ClaimRow, ClaimedRow, FinishRow, TurnRow};
 use super::{ConversationId, JobId, StoreError};
 
@@ -230,8 +230,9 @@ impl Jobs {
         .bind(now)
         .bind(job.priority)
         .bind(job.max_runtime_ms)
-        .fetch_optional(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .map(returned_row))
         .map_err(StoreError::query(op))?;
         if let Some(id) = inserted {
             return Ok(EnqueueOutcome::Inserted(JobId(id)));
@@ -326,8 +327,9 @@ impl Jobs {
         .bind(worker)
         .bind(now.saturating_add(millis(lease)))
         .bind(now)
-        .fetch_optional(pool)
-        .await)
+        .fetch_all(pool)
+        .await
+        .map(returned_row))
         .map_err(StoreError::query(op))?;
         Ok(match cancel {
             None => LeaseCheck::Lost,

@@ -96,6 +96,29 @@ async fn run(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Pendi
     }
 }
 
+/// The common batch in one statement: messages of conversations that already exist are inserted, and
+/// redeliveries are found and reported (`false`) from the statement's own snapshot, so a batch with a repeated
+/// platform id needs no second query. Rows in neither part belong to new conversations (or raced another batch):
+/// [`INSERT_BATCH`] writes those. Rows are inserted in (channel, platform id) order so overlapping batches cannot
+/// deadlock; no conversation row is locked or updated.
+const INSERT_INTO_KNOWN: &str = "WITH input AS ( \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[]) \
+         AS t(channel, external_id, platform_message_id, sender, body)), \
+     inserted AS ( \
+         INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, \
+             direction, role, status, sender, body, created_at_ms) \
+         SELECT c.id, i.channel, i.external_id, i.platform_message_id, 'inbound', 'user', 'received', i.sender, \
+             i.body, $6 \
+         FROM input i JOIN conversations c ON c.channel = i.channel AND c.external_id = i.external_id \
+         ORDER BY i.channel, i.platform_message_id \
+         ON CONFLICT (channel, platform_message_id) DO NOTHING \
+         RETURNING id, conversation_id, channel, platform_message_id) \
+     SELECT id, conversation_id, channel, platform_message_id, true FROM inserted \
+     UNION ALL \
+     SELECT m.id, m.conversation_id, m.channel, m.platform_message_id, false \
+     FROM messages m JOIN (SELECT DISTINCT channel, platform_message_id FROM input) k \
+     ON m.channel = k.channel AND m.platform_message_id = k.platform_message_id";
+
 /// New rows are inserted in (channel, platform id) order and new conversations in (channel, external
 /// id) order, so two nodes writing overlapping batches lock rows in the same order and cannot deadlock.
 ///
@@ -140,16 +163,23 @@ type Ids = (i64, i64);
 
 async fn write_batch(pool: &PgPool, batch: Vec<PendingInbound>) {
     match insert(pool, &batch).await {
-        Ok(inserted) => {
-            let missing: Vec<&InboundRow> =
-                batch.iter().map(|p| &p.row).filter(|row| !inserted.contains_key(&key(row))).collect();
-            let existing = if missing.is_empty() { Ok(HashMap::new()) } else { find_existing(pool, &missing).await };
+        Ok(Written { inserted, mut existing }) => {
+            let missing: Vec<&InboundRow> = batch
+                .iter()
+                .map(|p| &p.row)
+                .filter(|row| !inserted.contains_key(&key(row)) && !existing.contains_key(&key(row)))
+                .collect();
+            let found = if missing.is_empty() { Ok(HashMap::new()) } else { find_existing(pool, &missing).await };
+            let found = found.map(|found| {
+                existing.extend(found);
+                existing
+            });
             // The same platform id twice in one batch: the first caller inserted it, the rest are redeliveries.
             let mut reported = HashSet::new();
             for pending in batch {
                 let outcome = match inserted.get(&key(&pending.row)) {
                     Some(ids) => Ok(outcome(*ids, reported.insert(key(&pending.row)))),
-                    None => match &existing {
+                    None => match &found {
                         Ok(found) => match found.get(&key(&pending.row)) {
                             Some(ids) => Ok(outcome(*ids, false)),
                             // Its conversation was created by a concurrent batch after this one's snapshot.
@@ -197,22 +227,51 @@ fn shared_error(error: &Arc<sqlx::Error>) -> StoreError {
     StoreError::QueryShared { op: OP, retryable: super::error::is_transient(error), source: error.clone() }
 }
 
-async fn insert(pool: &PgPool, batch: &[PendingInbound]) -> Result<HashMap<Key, Ids>, sqlx::Error> {
+/// What a batch's statements found: the rows they inserted and the rows already stored.
+struct Written {
+    inserted: HashMap<Key, Ids>,
+    existing: HashMap<Key, Ids>,
+}
+
+async fn insert(pool: &PgPool, batch: &[PendingInbound]) -> Result<Written, sqlx::Error> {
     let rows: Vec<&InboundRow> = batch.iter().map(|pending| &pending.row).collect();
     let now = rows.iter().map(|row| row.now_ms).max().unwrap_or_default();
-    let rows: Vec<(i64, i64, String, String)> = sqlx::query_as(INSERT_BATCH)
+    let mut written = Written { inserted: HashMap::new(), existing: HashMap::new() };
+    let known: Vec<(i64, i64, String, String, bool)> =
+        bind_rows(sqlx::query_as(INSERT_INTO_KNOWN), &rows, now).fetch_all(pool).await?;
+    for (id, conversation_id, channel, platform_id, inserted) in known {
+        let target = if inserted { &mut written.inserted } else { &mut written.existing };
+        target.insert((channel, platform_id), (id, conversation_id));
+    }
+    let new_conversations: Vec<&InboundRow> = rows
+        .into_iter()
+        .filter(|row| !written.inserted.contains_key(&key(row)) && !written.existing.contains_key(&key(row)))
+        .collect();
+    if !new_conversations.is_empty() {
+        let created: Vec<(i64, i64, String, String)> =
+            bind_rows(sqlx::query_as(INSERT_BATCH), &new_conversations, now).fetch_all(pool).await?;
+        written.inserted.extend(
+            created
+                .into_iter()
+                .map(|(id, conversation_id, channel, platform_id)| ((channel, platform_id), (id, conversation_id))),
+        );
+    }
+    Ok(written)
+}
+
+/// Binds the batch's columns as the arrays both batch statements take ($1–$5) and the time ($6).
+fn bind_rows<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    rows: &[&'q InboundRow],
+    now: i64,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    query
         .bind(rows.iter().map(|row| row.channel.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|row| row.external_conversation_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|row| row.platform_message_id.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|row| row.sender.as_deref()).collect::<Vec<_>>())
         .bind(rows.iter().map(|row| row.body.as_slice()).collect::<Vec<_>>())
         .bind(now)
-        .fetch_all(pool)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, conversation_id, channel, platform_id)| ((channel, platform_id), (id, conversation_id)))
-        .collect())
 }
 
 async fn find_existing(pool: &PgPool, missing: &[&InboundRow]) -> Result<HashMap<Key, Ids>, Arc<sqlx::Error>> {

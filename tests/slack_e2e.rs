@@ -134,7 +134,6 @@ async fn signed_events_are_answered_once_and_bad_requests_are_refused() {
     let prompts: Vec<String> = llm.requests().iter().map(|request| request.body.to_string()).collect();
     assert_eq!(prompts.len(), 3, "one model turn per distinct event");
     assert!(prompts[0].contains("hi there") && prompts[1].contains("status?"), "the model saw the users' words");
-    assert!(prompts.iter().all(|prompt| !prompt.contains("not-the-secret")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::group_commit::{Gathering, gather};
 use super::{ConversationId, InboundOutcome, MessageId, StoreError};
 
 /// Largest number of messages written by one statement.
@@ -62,35 +63,12 @@ impl InboundBatcher {
     }
 }
 
-/// One of the [`PIPELINE`] writers: takes whatever is queued (the receiver is held only while taking), then
-/// writes it while the other writers take the next batches.
-///
-/// Callers that just got their answer from the previous batch are usually about to send their next message; a
-/// writer that finds fewer rows queued than its previous batch held yields a few times to let them, so a steady
-/// load keeps full batches instead of a full batch followed by many single rows. A lone caller never waits: its
-/// previous batch held one row.
+/// One of the [`PIPELINE`] writers: gathers what is queued (see [`gather`]) and writes it while the other writers
+/// gather the next batches.
 async fn run(pool: PgPool, receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<PendingInbound>>>) {
+    let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
     let mut previous_size = 1;
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let target = previous_size.min(MAX_BATCH);
-            let mut batch = Vec::with_capacity(target.max(receiver.len() + 1));
-            batch.push(first);
-            let mut yields = 0;
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(pending) => batch.push(pending),
-                    Err(mpsc::error::TryRecvError::Empty) if batch.len() < target && yields < MAX_YIELDS => {
-                        yields += 1;
-                        tokio::task::yield_now().await;
-                    }
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
+    while let Some(batch) = gather(&receiver, previous_size, gathering).await {
         previous_size = batch.len();
         write_batch(&pool, batch).await;
     }

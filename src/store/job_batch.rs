@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::StoreError;
 use super::db::now_ms;
+use super::group_commit::{Gathering, gather};
 
 /// Most requests one statement carries.
 const MAX_BATCH: usize = 128;
@@ -125,12 +126,9 @@ async fn submit<R, O>(sender: &mpsc::Sender<Pending<R, O>>, row: R, op: &'static
     answer.await.map_err(|_| StoreError::WriterStopped { op })?
 }
 
-/// One of the [`PIPELINE`] gatherers of one kind: takes whatever is queued (holding the receiver only while
-/// taking), runs it as one statement, and answers every caller.
-///
-/// Workers answered by the previous batch are usually about to ask again (claim after finish, finish after a
-/// no-op job); a gatherer that finds fewer requests than its previous batch held yields a few times to let them,
-/// so a steady load keeps full batches. A lone worker never waits: its previous batch held one request.
+/// One of the [`PIPELINE`] gatherers of one kind: gathers what is queued (see [`gather`]), runs it as one
+/// statement, and answers every caller. Workers answered by the previous batch are usually about to ask again
+/// (claim after finish, finish after a no-op job), which is what `gather`'s short wait is for.
 async fn run<R, O, W, F>(receiver: Receiver<R, O>, op: &'static str, write: W)
 where
     R: Send,
@@ -138,27 +136,9 @@ where
     W: Fn(Vec<R>) -> F,
     F: Future<Output = Result<Vec<O>, sqlx::Error>>,
 {
+    let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
     let mut previous_size = 1;
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let target = previous_size.min(MAX_BATCH);
-            let mut batch = Vec::with_capacity(target.max(receiver.len() + 1));
-            batch.push(first);
-            let mut yields = 0;
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(pending) => batch.push(pending),
-                    Err(mpsc::error::TryRecvError::Empty) if batch.len() < target && yields < MAX_YIELDS => {
-                        yields += 1;
-                        tokio::task::yield_now().await;
-                    }
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
+    while let Some(batch) = gather(&receiver, previous_size, gathering).await {
         previous_size = batch.len();
         let size = batch.len();
         let (rows, replies): (Vec<R>, Vec<_>) = batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
@@ -214,25 +194,43 @@ async fn claim(pool: &PgPool, rows: &[ClaimRow]) -> Result<Vec<Option<ClaimedRow
     Ok(answers)
 }
 
-/// Ends each lease its worker still holds with the outcome, and writes one event per ended lease: the new
-/// state's name, or `retry` for a job queued again (a retry with no attempts left is a failure). Returns the
-/// (job, worker) pairs whose lease ended.
-const FINISH_BATCH: &str = "WITH input AS ( \
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bytea[]) \
-         AS t(id, worker, outcome, result, run_after_ms, detail)), \
-     ended AS ( \
-         UPDATE jobs j SET \
+/// The body of the `ended` step of [`FINISH_BATCH`] and [`TURN_BATCH`] (its `RETURNING` is theirs): every job whose
+/// lease the reporting worker still holds gets its outcome, a retry with no attempts left becoming a failure.
+/// Reads `input` (id, worker, outcome, result, run_after_ms) and the time `$7`.
+macro_rules! end_held_leases {
+    () => {
+        "UPDATE jobs j SET \
              state = CASE WHEN i.outcome <> 'retry' THEN i.outcome \
                  WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END, \
              result = i.result, run_after_ms = i.run_after_ms, lease_owner = NULL, lease_until_ms = NULL, \
              updated_at_ms = $7, \
              finished_at_ms = CASE WHEN i.outcome = 'retry' AND j.attempts < j.max_attempts THEN NULL ELSE $7 END \
-         FROM input i WHERE j.id = i.id AND j.state = 'running' AND j.lease_owner = i.worker \
-         RETURNING j.id, j.state, i.worker, i.detail), \
-     logged AS ( \
+         FROM input i WHERE j.id = i.id AND j.state = 'running' AND j.lease_owner = i.worker "
+    };
+}
+
+/// The `logged` step of both: one event per ended lease, named after the new state (`retry` for a job queued again).
+macro_rules! log_ended_leases {
+    () => {
+        "logged AS ( \
          INSERT INTO job_events (job_id, at_ms, kind, detail) \
-         SELECT id, $7, CASE WHEN state = 'queued' THEN 'retry' ELSE state END, detail FROM ended ORDER BY id) \
-     SELECT id, worker FROM ended";
+         SELECT id, $7, CASE WHEN state = 'queued' THEN 'retry' ELSE state END, detail FROM ended ORDER BY id)"
+    };
+}
+
+/// Ends each lease its worker still holds with the outcome, and writes one event per ended lease: the new
+/// state's name, or `retry` for a job queued again (a retry with no attempts left is a failure). Returns the
+/// (job, worker) pairs whose lease ended.
+const FINISH_BATCH: &str = concat!(
+    "WITH input AS ( \
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bytea[]) \
+         AS t(id, worker, outcome, result, run_after_ms, detail)), \
+     ended AS (",
+    end_held_leases!(),
+    "RETURNING j.id, j.state, i.worker, i.detail), ",
+    log_ended_leases!(),
+    " SELECT id, worker FROM ended"
+);
 
 async fn finish(pool: &PgPool, rows: &[FinishRow]) -> Result<Vec<bool>, sqlx::Error> {
     // A worker holds one lease at a time, so a (job, worker) pair appears once per batch; should it not, the
@@ -257,22 +255,16 @@ async fn finish(pool: &PgPool, rows: &[FinishRow]) -> Result<Vec<bool>, sqlx::Er
 /// [`FINISH_BATCH`] and [`CLAIM_BATCH`] in one statement: the outcomes are recorded and each reporting worker
 /// is leased its next due job. The claim reads the statement's snapshot, where the jobs being ended are still
 /// running, so no row is changed twice (a job queued again for a retry waits for a later claim).
-const TURN_BATCH: &str = "WITH input AS ( \
+const TURN_BATCH: &str = concat!(
+    "WITH input AS ( \
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bytea[], \
              $8::text[], $9::bigint[]) \
          WITH ORDINALITY AS t(id, worker, outcome, result, run_after_ms, detail, node, lease_until_ms, n)), \
-     ended AS ( \
-         UPDATE jobs j SET \
-             state = CASE WHEN i.outcome <> 'retry' THEN i.outcome \
-                 WHEN j.attempts >= j.max_attempts THEN 'failed' ELSE 'queued' END, \
-             result = i.result, run_after_ms = i.run_after_ms, lease_owner = NULL, lease_until_ms = NULL, \
-             updated_at_ms = $7, \
-             finished_at_ms = CASE WHEN i.outcome = 'retry' AND j.attempts < j.max_attempts THEN NULL ELSE $7 END \
-         FROM input i WHERE j.id = i.id AND j.state = 'running' AND j.lease_owner = i.worker \
-         RETURNING i.n, j.state, i.detail, j.id), \
-     logged AS ( \
-         INSERT INTO job_events (job_id, at_ms, kind, detail) \
-         SELECT id, $7, CASE WHEN state = 'queued' THEN 'retry' ELSE state END, detail FROM ended ORDER BY id), \
+     ended AS (",
+    end_held_leases!(),
+    "RETURNING i.n, j.state, i.detail, j.id), ",
+    log_ended_leases!(),
+    ", \
      picked AS ( \
          SELECT id, row_number() OVER () AS n FROM ( \
              SELECT id FROM jobs WHERE state = 'queued' AND run_after_ms <= $7 \
@@ -284,7 +276,8 @@ const TURN_BATCH: &str = "WITH input AS ( \
          RETURNING i.n, j.id, j.kind, j.idempotency_key, j.conversation_id, j.payload, j.attempts) \
      SELECT n, TRUE, NULL::bigint, NULL::text, NULL::text, NULL::bigint, NULL::bytea, NULL::bigint FROM ended \
      UNION ALL \
-     SELECT n, FALSE, id, kind, idempotency_key, conversation_id, payload, attempts FROM leased";
+     SELECT n, FALSE, id, kind, idempotency_key, conversation_id, payload, attempts FROM leased"
+);
 
 /// One row of [`TURN_BATCH`]: the worker's ordinal, then either "its lease ended" or the job it was leased.
 type TurnResultRow =

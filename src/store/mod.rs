@@ -11,6 +11,7 @@ mod conversations;
 mod db;
 mod error;
 mod export;
+mod group_commit;
 mod ids;
 mod inbound;
 mod inbound_batch;

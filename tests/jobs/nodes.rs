@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use chitin::store::{JobState, NewJob, now_ms};
+use chitin::store::JobState;
 
 use crate::support::process::text;
 use crate::support::store_backends::{database_url, fresh_postgres_schema, postgres_shared_lock, test_config};
@@ -34,19 +34,7 @@ async fn three_nodes_do_every_job_exactly_once() {
     for node_index in 0..names.len() {
         for n in 0..JOBS_PER_NODE {
             let key = format!("n{node_index}-job{n}");
-            let payload =
-                serde_json::json!({"tool": "http_post", "params": {"url": ledger.url(), "body": n}}).to_string();
-            let job = NewJob {
-                kind: "tool",
-                idempotency_key: Some(&key),
-                conversation_id: None,
-                payload: &payload,
-                max_attempts: 3,
-                run_after_ms: now_ms(),
-                priority: 0,
-                max_runtime_ms: None,
-            };
-            store.jobs().enqueue(&job).await.unwrap();
+            ledger.enqueue_post(&store, &key, n).await;
             keys.push(key);
         }
     }

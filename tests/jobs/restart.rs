@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chitin::store::{JobState, NewJob, now_ms};
+use chitin::store::JobState;
 use sqlx::Connection;
 
 use crate::support::process::text;
@@ -44,18 +44,7 @@ async fn a_postgres_restart_mid_run_loses_and_repeats_nothing() {
     let mut keys = Vec::with_capacity(JOBS);
     for n in 0..JOBS {
         let key = format!("restart-job{n}");
-        let payload = serde_json::json!({"tool": "http_post", "params": {"url": ledger.url(), "body": n}}).to_string();
-        let job = NewJob {
-            kind: "tool",
-            idempotency_key: Some(&key),
-            conversation_id: None,
-            payload: &payload,
-            max_attempts: 3,
-            run_after_ms: now_ms(),
-            priority: 0,
-            max_runtime_ms: None,
-        };
-        store.jobs().enqueue(&job).await.unwrap();
+        ledger.enqueue_post(&store, &key, n).await;
         keys.push(key);
     }
 

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use chitin::jobs::{JobSpec, JobSubmission, MaintenanceTask};
-use chitin::store::{JobId, JobState, Store, StoredJob};
+use chitin::store::{JobId, JobState, NewJob, Store, StoredJob, now_ms};
 
 use crate::support::chitin::TestChitin;
 use crate::support::store_backends::{database_url, fresh_postgres_schema};
@@ -77,6 +77,22 @@ struct LedgerState {
 }
 
 impl Ledger {
+    /// Queues a `http_post` tool job with idempotency key `key` that posts `body` to this ledger.
+    pub async fn enqueue_post(&self, store: &Store, key: &str, body: usize) {
+        let payload = serde_json::json!({"tool": "http_post", "params": {"url": self.url(), "body": body}}).to_string();
+        let job = NewJob {
+            kind: "tool",
+            idempotency_key: Some(key),
+            conversation_id: None,
+            payload: &payload,
+            max_attempts: 3,
+            run_after_ms: now_ms(),
+            priority: 0,
+            max_runtime_ms: None,
+        };
+        store.jobs().enqueue(&job).await.expect("enqueue a ledger job");
+    }
+
     pub async fn start(hold: Duration) -> Ledger {
         use axum::http::{HeaderMap, StatusCode};
         let state = std::sync::Arc::new(std::sync::Mutex::new(LedgerState::default()));

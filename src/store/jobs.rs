@@ -345,27 +345,8 @@ impl Jobs {
     pub async fn finish(&self, job_id: JobId, worker: &str, outcome: JobOutcome<'_>) -> Result<bool, StoreError> {
         let op = "finish job";
         let now = now_ms();
-        let (result, event_kind, event_detail) = match outcome {
-            JobOutcome::Succeeded { result } => (Some(result), "succeeded", ""),
-            JobOutcome::Failed { error } => (Some(error), "failed", error),
-            JobOutcome::Retry { error, .. } => (Some(error), "retry", error),
-            JobOutcome::Cancelled => (None, "cancelled", ""),
-        };
-        let sealed_result = result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT));
-        let sealed_event = self.shared.sealer.seal(event_detail.as_bytes(), &event_context(job_id.0));
-        let run_after_ms = match outcome {
-            JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
-            _ => now,
-        };
+        let row = self.finish_row(job_id, worker, outcome, now);
         if let Some(batcher) = &self.shared.job_batcher {
-            let row = FinishRow {
-                job_id: job_id.0,
-                worker: worker.to_string(),
-                outcome: event_kind,
-                result: sealed_result,
-                run_after_ms,
-                event_detail: sealed_event,
-            };
             return batcher.finish(row).await;
         }
         let state_sql = match outcome {
@@ -385,8 +366,8 @@ impl Jobs {
             let state: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(job_id.0)
                 .bind(worker)
-                .bind(&sealed_result)
-                .bind(run_after_ms)
+                .bind(&row.result)
+                .bind(row.run_after_ms)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await
@@ -395,18 +376,37 @@ impl Jobs {
                 return Ok(false);
             };
             // A retry with no attempts left is the job's failure: event routines watch for `failed`.
-            let event_kind = if state == "failed" { "failed" } else { event_kind };
+            let event_kind = if state == "failed" { "failed" } else { row.outcome };
             sqlx::query("INSERT INTO job_events (job_id, at_ms, kind, detail) VALUES ($1, $2, $3, $4)")
                 .bind(job_id.0)
                 .bind(now)
                 .bind(event_kind)
-                .bind(&sealed_event)
+                .bind(&row.event_detail)
                 .execute(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
             tx.commit().await.map_err(StoreError::query(op))?;
         });
         Ok(true)
+    }
+
+    /// The outcome as the finish statements write it: its name (`retry` for a retry), the sealed result and event
+    /// detail, and when a retried job may run again (`now` for the others).
+    fn finish_row(&self, job_id: JobId, worker: &str, outcome: JobOutcome<'_>, now: i64) -> FinishRow {
+        let (result, event_kind, event_detail, run_after_ms) = match outcome {
+            JobOutcome::Succeeded { result } => (Some(result), "succeeded", "", now),
+            JobOutcome::Failed { error } => (Some(error), "failed", error, now),
+            JobOutcome::Retry { error, run_after_ms } => (Some(error), "retry", error, run_after_ms),
+            JobOutcome::Cancelled => (None, "cancelled", "", now),
+        };
+        FinishRow {
+            job_id: job_id.0,
+            worker: worker.to_string(),
+            outcome: event_kind,
+            result: result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT)),
+            run_after_ms,
+            event_detail: self.shared.sealer.seal(event_detail.as_bytes(), &event_context(job_id.0)),
+        }
     }
 
     /// [`Jobs::finish`], then [`Jobs::claim_next`] for the same worker: on PostgreSQL in one statement and one
@@ -425,26 +425,9 @@ impl Jobs {
             return Ok((held, self.claim_next(worker, node, lease).await?));
         };
         let now = now_ms();
-        let (result, event_kind, event_detail) = match outcome {
-            JobOutcome::Succeeded { result } => (Some(result), "succeeded", ""),
-            JobOutcome::Failed { error } => (Some(error), "failed", error),
-            JobOutcome::Retry { error, .. } => (Some(error), "retry", error),
-            JobOutcome::Cancelled => (None, "cancelled", ""),
-        };
-        let run_after_ms = match outcome {
-            JobOutcome::Retry { run_after_ms, .. } => run_after_ms,
-            _ => now,
-        };
         let lease_until = now.saturating_add(millis(lease));
         let row = TurnRow {
-            finish: FinishRow {
-                job_id: job_id.0,
-                worker: worker.to_string(),
-                outcome: event_kind,
-                result: result.map(|text| self.shared.sealer.seal(text.as_bytes(), RESULT_CONTEXT)),
-                run_after_ms,
-                event_detail: self.shared.sealer.seal(event_detail.as_bytes(), &event_context(job_id.0)),
-            },
+            finish: self.finish_row(job_id, worker, outcome, now),
             node: node.to_string(),
             lease_until_ms: lease_until,
         };

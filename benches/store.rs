@@ -13,6 +13,31 @@ use sqlx::Connection;
 
 const WRITER_COUNTS: [u64; 2] = [1, 16];
 
+/// The 1-, 5- and 15-minute load averages, printed with every figure: on a shared 2-core machine a figure means
+/// little without them.
+fn load_average() -> String {
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    loadavg.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The load average when a benchmark started, kept only if it ran (criterion skips filtered-out benchmarks).
+#[derive(Default)]
+struct LoadWindow {
+    started: std::cell::RefCell<Option<String>>,
+}
+
+impl LoadWindow {
+    fn start(&self) {
+        self.started.borrow_mut().get_or_insert_with(load_average);
+    }
+
+    fn print(&self, name: &str) {
+        if let Some(started) = self.started.borrow().as_deref() {
+            eprintln!("{name}: load average {started} -> {}", load_average());
+        }
+    }
+}
+
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 async fn open_stores(data_dir: &std::path::Path) -> Vec<(&'static str, Store)> {
@@ -108,12 +133,20 @@ fn store_throughput(criterion: &mut Criterion) {
         let mut group = criterion.benchmark_group(format!("store/{backend}"));
         group.throughput(Throughput::Elements(1)).sample_size(10).measurement_time(Duration::from_secs(5));
         for writers in WRITER_COUNTS {
-            group.bench_function(format!("inbound_with_dedup/{writers}_writers"), |bencher| {
+            let name = format!("inbound_with_dedup/{writers}_writers");
+            let load = LoadWindow::default();
+            group.bench_function(&name, |bencher| {
+                load.start();
                 bencher.iter_custom(|iterations| runtime.block_on(record_inbound(store, writers, iterations)))
             });
-            group.bench_function(format!("outbox_claim_deliver/{writers}_writers"), |bencher| {
+            load.print(&format!("store/{backend}/{name}"));
+            let name = format!("outbox_claim_deliver/{writers}_writers");
+            let load = LoadWindow::default();
+            group.bench_function(&name, |bencher| {
+                load.start();
                 bencher.iter_custom(|iterations| runtime.block_on(claim_and_deliver(store, writers, iterations)))
             });
+            load.print(&format!("store/{backend}/{name}"));
         }
         group.finish();
     }

@@ -1,6 +1,8 @@
 //! The gathering step of a group commit: take what callers queued, so one statement and one commit serve them all.
 
-use tokio::sync::{Mutex, mpsc};
+use std::future::Future;
+
+use tokio::sync::mpsc;
 
 /// How a gatherer sizes its batches.
 #[derive(Debug, Clone, Copy)]
@@ -11,19 +13,38 @@ pub(crate) struct Gathering {
     pub(crate) max_yields: usize,
 }
 
-/// Waits for the first queued request, then takes what else is queued (holding the receiver only while taking,
-/// so the other gatherers of a pipeline take the next batches). `None` once every sender is gone.
+/// What a gatherer found.
+pub(crate) enum Gathered<T> {
+    /// Requests to write together.
+    Batch(Vec<T>),
+    /// Nothing arrived before the `idle` future passed to [`gather`] completed.
+    Idle,
+    /// Every sender is gone.
+    Closed,
+}
+
+/// Waits for the first queued request, then takes what else is queued. Gives up with [`Gathered::Idle`] when
+/// `idle` completes before a request arrives; no request is lost then. (Writers of a pipeline share the receiver
+/// behind a lock, which each holds only while gathering, so the others take the next batches.)
 ///
 /// Callers answered by the previous batch are usually about to ask again; a gatherer that finds fewer requests
 /// than `previous_size` yields a few times to let them, so a steady load keeps full batches instead of a full batch
 /// followed by many single rows. A lone caller never waits: its previous batch held one request.
 pub(crate) async fn gather<T>(
-    receiver: &Mutex<mpsc::Receiver<T>>,
+    receiver: &mut mpsc::Receiver<T>,
     previous_size: usize,
     gathering: Gathering,
-) -> Option<Vec<T>> {
-    let mut receiver = receiver.lock().await;
-    let first = receiver.recv().await?;
+    idle: impl Future<Output = ()>,
+) -> Gathered<T> {
+    // `recv` is cancel-safe: a request not yet received stays queued.
+    let first = tokio::select! {
+        biased;
+        first = receiver.recv() => first,
+        () = idle => return Gathered::Idle,
+    };
+    let Some(first) = first else {
+        return Gathered::Closed;
+    };
     let target = previous_size.min(gathering.max_batch);
     let mut batch = Vec::with_capacity(target.max(receiver.len() + 1));
     batch.push(first);
@@ -38,5 +59,43 @@ pub(crate) async fn gather<T>(
             Err(_) => break,
         }
     }
-    Some(batch)
+    Gathered::Batch(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GATHERING: Gathering = Gathering { max_batch: 4, max_yields: 0 };
+
+    #[tokio::test]
+    async fn takes_what_is_queued_up_to_the_batch_limit() {
+        let (sender, mut receiver) = mpsc::channel(16);
+        for n in 0..6 {
+            sender.send(n).await.unwrap();
+        }
+        let Gathered::Batch(batch) = gather(&mut receiver, 1, GATHERING, std::future::pending()).await else {
+            panic!("expected a batch");
+        };
+        assert_eq!(batch, vec![0, 1, 2, 3]);
+        let Gathered::Batch(batch) = gather(&mut receiver, 1, GATHERING, std::future::pending()).await else {
+            panic!("expected a batch");
+        };
+        assert_eq!(batch, vec![4, 5]);
+        drop(sender);
+        assert!(matches!(gather(&mut receiver, 1, GATHERING, std::future::pending()).await, Gathered::Closed));
+    }
+
+    #[tokio::test]
+    async fn idle_ends_the_wait_and_loses_no_request() {
+        let (sender, mut receiver) = mpsc::channel(16);
+        let idle = tokio::time::sleep(std::time::Duration::from_millis(10));
+        assert!(matches!(gather(&mut receiver, 1, GATHERING, idle).await, Gathered::Idle));
+        sender.send(7).await.unwrap();
+        // A queued request wins over an idle signal that is ready too.
+        let Gathered::Batch(batch) = gather(&mut receiver, 1, GATHERING, std::future::ready(())).await else {
+            panic!("expected a batch");
+        };
+        assert_eq!(batch, vec![7]);
+    }
 }

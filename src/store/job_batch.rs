@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::StoreError;
 use super::db::now_ms;
-use super::group_commit::{Gathering, gather};
+use super::group_commit::{Gathered, Gathering, gather};
 
 /// Most requests one statement carries.
 const MAX_BATCH: usize = 128;
@@ -138,7 +138,11 @@ where
 {
     let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
     let mut previous_size = 1;
-    while let Some(batch) = gather(&receiver, previous_size, gathering).await {
+    loop {
+        let gathered = gather(&mut *receiver.lock().await, previous_size, gathering, std::future::pending()).await;
+        let Gathered::Batch(batch) = gathered else {
+            return;
+        };
         previous_size = batch.len();
         let size = batch.len();
         let (rows, replies): (Vec<R>, Vec<_>) = batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();

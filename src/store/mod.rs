@@ -34,6 +34,7 @@ mod secrets;
 mod settings;
 mod stats;
 mod tools;
+mod writer_connection;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord};
 pub use columns::{Approval, Direction, JobState, MessageStatus, Role, RunState, TriggerKind};

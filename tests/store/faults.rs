@@ -188,6 +188,40 @@ async fn postgres_outage_is_retried_and_reported_as_degraded() {
     assert!(matches!(outcome, InboundOutcome::Inserted { .. }), "the failed attempt must not have stored anything");
 }
 
+/// The inbound writer keeps its connection between batches. When that connection is cut, the batch on it fails
+/// as retryable and the next one runs on a fresh connection; closing the store does not wait for the writer to
+/// give its connection back on its own (it holds an idle one for a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_inbound_writer_replaces_a_cut_connection_and_lets_the_store_close() {
+    let _shared = postgres_shared_lock().await;
+    let Some(base_url) = database_url() else { return };
+    let (schema, url) = fresh_postgres_schema(&base_url).await;
+    let mut proxy = TcpProxy::reserve(postgres_address(&base_url)).await;
+    proxy.resume().await;
+    let config = DatabaseConfig { acquire_timeout_secs: 2, ..test_config(Some(proxy.rewrite_url(&url))) };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap();
+    let inbound = store.inbound();
+    assert!(matches!(inbound.record_inbound(&message("before-cut")).await, Ok(InboundOutcome::Inserted { .. })));
+
+    proxy.cut();
+    let error = inbound.record_inbound(&message("on-the-cut-connection")).await.unwrap_err();
+    assert!(error.is_retryable(), "a cut connection must be retryable: {error:?}");
+    proxy.resume().await;
+    // The first attempt after the outage succeeds: the writer does not keep using its broken connection.
+    let outcome = inbound.record_inbound(&message("on-the-cut-connection")).await.unwrap();
+    assert!(matches!(outcome, InboundOutcome::Inserted { .. }), "{outcome:?}");
+
+    // The writer holds its connection for a second after its last batch; closing must not wait for that.
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), store.close()).await.expect("store closes");
+    assert!(started.elapsed() < Duration::from_millis(750), "close waited {:?}", started.elapsed());
+
+    let mut raw = sqlx::PgConnection::connect(&base_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut raw).await.unwrap();
+    raw.close().await.unwrap();
+}
+
 /// Writers keep recording while the real server restarts; whatever was acknowledged is there afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_mid_run_loses_nothing_acknowledged() {

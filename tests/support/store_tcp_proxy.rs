@@ -23,8 +23,18 @@ impl TcpProxy {
     }
 
     /// Listens again on the same port and forwards every connection to the target.
+    /// Right after [`TcpProxy::cut`] the aborted listener may still hold the port for a moment: binding is retried.
     pub async fn resume(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let started = std::time::Instant::now();
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && started.elapsed().as_secs() < 5 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(error) => panic!("cannot listen on 127.0.0.1:{} again: {error}", self.port),
+            }
+        };
         let target = self.target;
         let connection_tasks = self.connection_tasks.clone();
         self.accept_task = Some(tokio::spawn(async move {

@@ -40,7 +40,8 @@ impl LoadWindow {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
-async fn open_stores(data_dir: &std::path::Path) -> Vec<(&'static str, Store)> {
+/// The stores to measure, and the PostgreSQL schema created for this run (base URL, schema) to drop at the end.
+async fn open_stores(data_dir: &std::path::Path) -> (Vec<(&'static str, Store)>, Option<(String, String)>) {
     let key = MasterKey::from_bytes([9; 32]);
     let sqlite_config = DatabaseConfig { max_connections: 16, ..DatabaseConfig::default() };
     let mut stores = vec![("sqlite", Store::connect(&sqlite_config, data_dir, &key).await.expect("open sqlite"))];
@@ -58,10 +59,25 @@ async fn open_stores(data_dir: &std::path::Path) -> Vec<(&'static str, Store)> {
             let url = format!("{base_url}{separator}options=-c%20search_path%3D{schema}%2Cpublic");
             let config = DatabaseConfig { url: Some(url.into()), max_connections: 16, ..DatabaseConfig::default() };
             stores.push(("postgres", Store::connect(&config, data_dir, &key).await.expect("open postgres")));
+            return (stores, Some((base_url, schema)));
         }
         _ => eprintln!("SKIP postgres benches: DATABASE_URL is unset"),
     }
-    stores
+    (stores, None)
+}
+
+/// Closes the stores and drops the run's PostgreSQL schema, which would otherwise keep every row the run wrote.
+async fn close_stores(stores: Vec<(&'static str, Store)>, postgres_schema: Option<(String, String)>) {
+    for (_, store) in stores {
+        store.close().await;
+    }
+    if let Some((base_url, schema)) = postgres_schema {
+        let mut connection = sqlx::PgConnection::connect(&base_url).await.expect("connect postgres");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(&mut connection)
+            .await
+            .expect("drop bench schema");
+    }
 }
 
 /// `iterations` inbound records spread over `writers` tasks; every 10th is a redelivery of the one
@@ -128,7 +144,7 @@ async fn claim_and_deliver(store: &Store, writers: u64, iterations: u64) -> Dura
 fn store_throughput(criterion: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let stores = runtime.block_on(open_stores(data_dir.path()));
+    let (stores, postgres_schema) = runtime.block_on(open_stores(data_dir.path()));
     for (backend, store) in &stores {
         let mut group = criterion.benchmark_group(format!("store/{backend}"));
         group.throughput(Throughput::Elements(1)).sample_size(10).measurement_time(Duration::from_secs(5));
@@ -150,6 +166,7 @@ fn store_throughput(criterion: &mut Criterion) {
         }
         group.finish();
     }
+    runtime.block_on(close_stores(stores, postgres_schema));
 }
 
 criterion_group!(benches, store_throughput);

@@ -227,11 +227,12 @@ impl CachedVectors {
         // every entry, so it is left out), keeping the best `keep` seen so far.
         let keep = limit.saturating_mul(RERANK_FACTOR).max(RERANK_MIN);
         let mut best = TopK::new(keep);
+        let dot_codes = dot_i8_for_this_cpu();
         for (index, code) in self.codes.chunks_exact(self.dims).enumerate() {
             if documents.is_some_and(|documents| !documents.contains(&self.document_ids[index])) {
                 continue;
             }
-            best.offer(dot_i8(&query_code, code) as f32 * self.code_scales[index], self.chunk_ids[index], index);
+            best.offer(dot_codes(&query_code, code) as f32 * self.code_scales[index], self.chunk_ids[index], index);
         }
         // Pass 2: the exact cosine of those few.
         let mut scored: Vec<(f32, i64)> = best
@@ -311,9 +312,35 @@ fn quantise(vector: &[f32], codes: &mut [i8]) -> f32 {
     largest / 127.0
 }
 
+/// [`dot_i8`] compiled for AVX2 where the CPU has it, else the baseline (SSE2) build. The binary
+/// targets baseline x86-64, where widening 8-bit lanes takes several instructions per 16 bytes;
+/// AVX2 sign-extends and multiply-adds 16 codes in two, and the 8-bit scan is the whole cost of
+/// a vector search.
+fn dot_i8_for_this_cpu() -> fn(&[i8], &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return dot_i8_avx2_checked;
+    }
+    dot_i8
+}
+
+#[cfg(target_arch = "x86_64")]
+fn dot_i8_avx2_checked(left: &[i8], right: &[i8]) -> i32 {
+    // SAFETY: only handed out by `dot_i8_for_this_cpu` after it found AVX2 on this CPU, which is
+    // all `dot_i8_avx2` requires (it does no unchecked indexing).
+    unsafe { dot_i8_avx2(left, right) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn dot_i8_avx2(left: &[i8], right: &[i8]) -> i32 {
+    dot_i8(left, right)
+}
+
 /// Integer dot product of two 8-bit codes. Each product fits 15 bits and 384 of them 24, so
 /// `i32` lanes cannot overflow for any realistic dimension (up to 130k); sixteen independent
 /// lanes let the compiler use packed multiply-add instructions.
+#[inline(always)]
 fn dot_i8(left: &[i8], right: &[i8]) -> i32 {
     let (left_lanes, left_rest) = left.as_chunks::<16>();
     let (right_lanes, right_rest) = right.as_chunks::<16>();
@@ -480,6 +507,7 @@ mod tests {
         let right: Vec<i8> = (0..37).map(|value| (127 - value * 5) as i8).collect();
         let plain: i32 = left.iter().zip(&right).map(|(left, right)| i32::from(*left) * i32::from(*right)).sum();
         assert_eq!(dot_i8(&left, &right), plain);
+        assert_eq!(dot_i8_for_this_cpu()(&left, &right), plain, "the build this CPU runs agrees");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! Run with `cargo bench --bench memory`. PostgreSQL runs when `DATABASE_URL` is set, in a schema
 //! of its own that is dropped afterwards. The local-model figures need the MiniLM files
 //! (`CHITIN_MODEL_DIR`, or `target/models/all-MiniLM-L6-v2`); without them they are skipped.
-//! `CHITIN_BENCH_CHUNKS=2000,10000` measures other corpus sizes (a quick check in a debug build).
+//! `CHITIN_BENCH_CHUNKS=2000,10000` measures other corpus sizes (a quick check in a debug build);
+//! `CHITIN_BENCH_BACKENDS=sqlite` or `=postgres` runs the search figures of one backend only.
 //!
 //! The search corpus is synthetic. Documents are generated with a seeded generator from a word
 //! list (150 common English words and 6,000 made-up words, drawn with Zipf frequencies as in
@@ -378,6 +379,17 @@ async fn index_until(
     (indexed, started.elapsed())
 }
 
+/// The 1- and 5-minute load averages, printed with every figure: the machine is shared, and a
+/// figure taken while other work runs is inflated by it.
+fn load() -> String {
+    let averages = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut fields = averages.split_whitespace();
+    match (fields.next(), fields.next()) {
+        (Some(one), Some(five)) => format!("load {one}/{five}"),
+        _ => "load unknown".to_string(),
+    }
+}
+
 struct Latencies(Vec<Duration>);
 
 impl Latencies {
@@ -434,9 +446,10 @@ async fn measure_search(memory: &MemoryService, queries: &[String], chunks: usiz
     let hybrid =
         time_queries(queries, |query| async move { memory.search(&query, 10, filter).await.expect("hybrid").len() })
             .await;
-    println!("  {backend:8} {chunks:>7} chunks  vector-only  {vector}");
-    println!("  {backend:8} {chunks:>7} chunks  fts-only     {fts}");
-    println!("  {backend:8} {chunks:>7} chunks  hybrid       {hybrid}");
+    let load = load();
+    println!("  {backend:8} {chunks:>7} chunks  vector-only  {vector}  ({load})");
+    println!("  {backend:8} {chunks:>7} chunks  fts-only     {fts}  ({load})");
+    println!("  {backend:8} {chunks:>7} chunks  hybrid       {hybrid}  ({load})");
 }
 
 fn scales() -> Vec<usize> {
@@ -463,14 +476,23 @@ async fn search_and_indexing(backend: BenchStore, workspace: PathBuf) {
         let (chunks, elapsed) =
             index_until(&memory, &vocabulary, &mut rng, &mut next_document, &mut stored, target).await;
         println!(
-            "  {:8} indexing excluding embedding, {from} -> {stored} chunks: {:.0} chunks/s ({chunks} chunks in {:.1} s)",
+            "  {:8} indexing excluding embedding, {from} -> {stored} chunks: {:.0} chunks/s ({chunks} chunks in {:.1} s; {})",
             backend.name,
             chunks as f64 / elapsed.as_secs_f64(),
-            elapsed.as_secs_f64()
+            elapsed.as_secs_f64(),
+            load()
         );
         measure_search(&memory, &queries, stored, backend.name).await;
     }
     backend.close().await;
+}
+
+/// `CHITIN_BENCH_BACKENDS=sqlite` (or `postgres`) runs the search and indexing figures of one
+/// backend only; both by default.
+fn backend_selected(name: &str) -> bool {
+    std::env::var("CHITIN_BENCH_BACKENDS")
+        .map(|list| list.split(',').any(|selected| selected.trim() == name))
+        .unwrap_or(true)
 }
 
 fn model_dir() -> PathBuf {
@@ -490,7 +512,10 @@ async fn local_model_figures(embedder: &MiniLmEmbedder, data_dir: &Path) {
         std::hint::black_box(embedder.embed(&sentences).await.expect("embed"));
     }
     let per_second = (rounds * sentences.len()) as f64 / started.elapsed().as_secs_f64();
-    println!("  local embedding (MiniLM, batches of 32 sentences of ~16 words): {per_second:.0} sentences/s");
+    println!(
+        "  local embedding (MiniLM, batches of 32 sentences of ~16 words): {per_second:.0} sentences/s ({})",
+        load()
+    );
     let one = vec!["where did I put the spare key".to_string()];
     let queries: Vec<String> = (0..30).map(|number| format!("query {number}")).collect();
     let latencies = time_queries(&queries, |_| {
@@ -518,9 +543,10 @@ async fn local_model_figures(embedder: &MiniLmEmbedder, data_dir: &Path) {
         }
         let elapsed = started.elapsed().as_secs_f64();
         println!(
-            "  {:8} indexing including local embedding: {:.0} chunks/s ({chunks} chunks in {elapsed:.1} s)",
+            "  {:8} indexing including local embedding: {:.0} chunks/s ({chunks} chunks in {elapsed:.1} s; {})",
             backend.name,
-            chunks as f64 / elapsed
+            chunks as f64 / elapsed,
+            load()
         );
         backend.close().await;
     }
@@ -555,11 +581,15 @@ fn main() {
             Ok(embedder) => local_model_figures(&embedder, data_dir.path()).await,
             Err(error) => println!("  local model figures skipped: {error}"),
         }
-        search_and_indexing(sqlite_store(&data_dir.path().join("sqlite")).await, data_dir.path().join("workspace"))
-            .await;
-        match postgres_store(&data_dir.path().join("postgres"), "search").await {
-            Some(backend) => search_and_indexing(backend, data_dir.path().join("workspace")).await,
-            None => println!("  postgres skipped: DATABASE_URL is unset"),
+        if backend_selected("sqlite") {
+            let backend = sqlite_store(&data_dir.path().join("sqlite")).await;
+            search_and_indexing(backend, data_dir.path().join("workspace")).await;
+        }
+        if backend_selected("postgres") {
+            match postgres_store(&data_dir.path().join("postgres"), "search").await {
+                Some(backend) => search_and_indexing(backend, data_dir.path().join("workspace")).await,
+                None => println!("  postgres skipped: DATABASE_URL is unset"),
+            }
         }
     });
 }

@@ -255,7 +255,7 @@ impl MemoryService {
         ids.extend(vector.iter().copied());
         ids.sort_unstable();
         ids.dedup();
-        let candidates = self.store.chunk_details(&ids).await?;
+        let candidates = self.store.chunk_details(&ids, self.ranking.mmr_lambda.is_some()).await?;
         let query_terms = query.terms();
         let input = HybridInput {
             fts: &fts,

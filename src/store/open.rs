@@ -52,6 +52,15 @@ pub(crate) fn parse_target(config: &DatabaseConfig, data_dir: &Path) -> Result<T
     }
 }
 
+/// Page cache of each reader connection: 32 MB (`-N` is in KiB) instead of SQLite's 2 MB. Every
+/// page SQLCipher reads from the file is decrypted and authenticated again unless it is still in
+/// this cache, and a full-text search reads the FTS5 doclists of its terms plus a size record per
+/// match: at 100k memory chunks the 2 MB default held too little of that, and a full-text query
+/// took 27.5 ms p50 (116 ms p95); with 32 MB, 2.5 ms (8.3 ms p95). The cache fills only with pages
+/// actually read, but each pooled reader keeps its own, so the worst case is 32 MB per reader
+/// connection (`database.max_connections`).
+const READER_CACHE_SIZE: &str = "-32768";
+
 pub(crate) async fn open_sqlite(
     options: SqliteConnectOptions,
     path: &Path,
@@ -97,7 +106,7 @@ pub(crate) async fn open_sqlite(
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections)
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-        .connect_with(options)
+        .connect_with(options.pragma("cache_size", READER_CACHE_SIZE))
         .await
     {
         Ok(reader) => reader,

@@ -1,8 +1,9 @@
 //! Retrieval quality on the labelled set: full text vs vector vs hybrid, recall@10 and nDCG@10.
 //!
 //! Everything goes through the product: documents are indexed by `MemoryService` into a real
-//! (SQLite) store with all-MiniLM-L6-v2 vectors; full text is the store's FTS5/bm25 ranking,
-//! vector the store's cosine ranking, hybrid `MemoryService::search` with default settings.
+//! store (SQLite and PostgreSQL) with all-MiniLM-L6-v2 vectors; full text is the store's ranking
+//! (FTS5/bm25, `ts_rank`), vector the store's cosine ranking (the in-process scan, HNSW), hybrid
+//! `MemoryService::search` with default settings.
 //! Needs the model files (see `scripts/fetch-model.sh`).
 
 use std::collections::{HashMap, HashSet};
@@ -13,9 +14,10 @@ use chitin::memory::embed::Embedder;
 use chitin::memory::rank::{ChunkId, RankingConfig, SearchFilter, SearchQuery};
 use chitin::memory::{MemoryConfig, MemoryService};
 
+use crate::on_both_backends;
 use crate::support::memory_model::local_embedder;
 use crate::support::memory_retrieval_set::{Query, documents, queries};
-use crate::support::store_backends::sqlite_store;
+use crate::support::store_backends::TestStore;
 
 const CUTOFF: usize = 10;
 
@@ -73,15 +75,15 @@ fn to_documents(paths: &[String], doc_by_path: &HashMap<&str, usize>) -> Vec<usi
     paths.iter().filter_map(|path| doc_by_path.get(path.as_str()).copied()).filter(|doc| seen.insert(*doc)).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
+on_both_backends!(hybrid_beats_full_text_and_vector_on_the_labelled_set);
+
+async fn hybrid_beats_full_text_and_vector_on_the_labelled_set(test_store: &TestStore) {
     let documents = documents();
     let queries = queries();
     assert!(documents.len() >= 200 && queries.len() >= 50);
     let embedder: Arc<dyn Embedder> = Arc::new(local_embedder().clone());
     let config = MemoryConfig::default();
     let ranking: RankingConfig = config.search.clone();
-    let test_store = sqlite_store().await;
     let store = test_store.store.memory();
     let memory = MemoryService::new(
         store.clone(),
@@ -118,7 +120,7 @@ async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
     let paths_of = |ids: Vec<ChunkId>| {
         let store = store.clone();
         async move {
-            let details = store.chunk_details(&ids).await.expect("chunk details");
+            let details = store.chunk_details(&ids, false).await.expect("chunk details");
             ids.iter().filter_map(|id| details.get(id).map(|chunk| chunk.document_path.clone())).collect::<Vec<_>>()
         }
     };
@@ -149,11 +151,11 @@ async fn hybrid_beats_full_text_and_vector_on_the_labelled_set() {
             totals.entry((mode, query.kind.as_str())).or_default().add(recall, ndcg);
         }
     }
-    test_store.drop_schema().await;
 
     println!(
-        "\nretrieval quality: {} documents, {chunk_count} chunks, {} queries; all-MiniLM-L6-v2 (candle) + SQLite FTS5 \
-         bm25 through MemoryService, RRF k={}",
+        "\nretrieval quality ({:?}): {} documents, {chunk_count} chunks, {} queries; all-MiniLM-L6-v2 (candle) \
+         through MemoryService, RRF k={}",
+        test_store.backend(),
         documents.len(),
         queries.len(),
         ranking.rrf_k

@@ -256,7 +256,7 @@ async fn nearest_paths(t: &TestStore, axis: usize, filter: &SearchFilter) -> Vec
     query[axis] = 1.0;
     let memory = t.store.memory();
     let ids = memory.rank_vector(&query, filter, 50).await.unwrap();
-    let details = memory.chunk_details(&ids).await.unwrap();
+    let details = memory.chunk_details(&ids, true).await.unwrap();
     assert_eq!(details.len(), ids.len(), "vector search returned chunks that no longer exist: {ids:?}");
     ids.iter().map(|id| details[id].document_path.clone()).collect()
 }

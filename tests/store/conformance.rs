@@ -467,7 +467,7 @@ async fn memory_documents_and_search(t: &TestStore) {
 
     let hits = memory.rank_text(&text("runs"), &everything, 10).await.unwrap();
     assert_eq!(hits.len(), 1, "stemming should match running/runs: {hits:?}");
-    let details = memory.chunk_details(&hits).await.unwrap();
+    let details = memory.chunk_details(&hits, true).await.unwrap();
     assert_eq!(details[&hits[0]].document_path, "notes/a.md");
     assert_eq!(details[&hits[0]].text, "The cat was running across the garden");
     assert_eq!(memory.rank_text(&text("münchen"), &everything, 10).await.unwrap().len(), 1);
@@ -476,7 +476,11 @@ async fn memory_documents_and_search(t: &TestStore) {
 
     let near_north: Vec<f32> = north.iter().zip(&east).map(|(n, e)| n + 0.2 * e).collect();
     let nearest = memory.rank_vector(&near_north, &everything, 2).await.unwrap();
-    let details = memory.chunk_details(&nearest).await.unwrap();
+    let details = memory.chunk_details(&nearest, true).await.unwrap();
+    assert!(details.values().all(|chunk| chunk.embedding.as_ref().is_some_and(|vector| vector.len() == 384)));
+    let without_vectors = memory.chunk_details(&nearest, false).await.unwrap();
+    assert_eq!(without_vectors.len(), details.len());
+    assert!(without_vectors.values().all(|chunk| chunk.embedding.is_none()), "vectors only when asked for");
     let ordered: Vec<&str> = nearest.iter().map(|id| details[id].text.as_str()).collect();
     assert_eq!(ordered, vec!["Umlaute: Grüße aus München 你好", "The cat was running across the garden"]);
 

@@ -1,5 +1,6 @@
 //! The agent behind every session: turns, approvals and compaction, on top of the store, the model and the tools.
 
+mod approvals;
 mod compaction;
 pub mod guard;
 pub mod identity;
@@ -15,7 +16,6 @@ use std::time::Duration;
 
 use chitin_actors::ports::{BoxFuture, TurnError, TurnRunner};
 use chitin_actors::{ConversationId, Inbound, ReplyEvent, ReplyHub, ReplyUsage};
-use serde_json::json;
 use tracing::{info, warn};
 
 use crate::llm::LlmProvider;
@@ -116,6 +116,7 @@ impl Agent {
         &self,
         inbound: &Inbound,
         conversation_id: StoredConversationId,
+        mut history: prompt::PromptHistory,
         session: &mut SessionMemory,
     ) -> Result<TurnAnswer, TurnError> {
         let fail = |reason: String| TurnError { conversation: inbound.conversation.clone(), reason };
@@ -123,13 +124,8 @@ impl Agent {
             return Ok(TurnAnswer { text: NO_MODEL_REPLY.to_string(), status: MessageStatus::Processed, usage: None });
         };
         let pending = self.pending_approval(&inbound.conversation, session).await.map_err(|e| fail(describe(&e)))?;
-        let always = self.always_approved().await.map_err(|e| fail(describe(&e)))?;
+        let always = approvals::AlwaysApproved::new(&self.store);
 
-        let held = session
-            .history(&self.store, conversation_id, self.settings.history_messages, MessageId(inbound.record_id))
-            .await
-            .map_err(|e| fail(describe(&e)))?;
-        let mut history = prompt::history_since_summary(held.make_contiguous());
         history.messages.retain(|(id, _)| *id <= inbound.record_id);
         let specs = self.tools.specs();
         let mut system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
@@ -180,7 +176,7 @@ impl Agent {
                 }
                 // A review question is about one output, never a standing grant for its tool.
                 if answer == ApprovalAnswer::Always && pending.held.is_empty() {
-                    self.approve_always(&pending.tool).await.map_err(|e| fail(describe(&e)))?;
+                    approvals::approve_always(&self.store, &pending.tool).await.map_err(|e| fail(describe(&e)))?;
                 }
                 turn::resume(&context, pending, answer != ApprovalAnswer::No).await
             }
@@ -251,19 +247,6 @@ impl Agent {
         session.pending = Some(None);
         Ok(())
     }
-
-    async fn always_approved(&self) -> Result<Vec<String>, StoreError> {
-        let value = self.store.settings().get(ALWAYS_APPROVED_KEY).await?;
-        Ok(value.and_then(|value| serde_json::from_value(value).ok()).unwrap_or_default())
-    }
-
-    async fn approve_always(&self, tool: &str) -> Result<(), StoreError> {
-        let mut tools = self.always_approved().await?;
-        if !tools.iter().any(|name| name == tool) {
-            tools.push(tool.to_string());
-        }
-        self.store.settings().set(ALWAYS_APPROVED_KEY, &json!(tools)).await
-    }
 }
 
 impl Agent {
@@ -303,8 +286,6 @@ impl Agent {
         Ok(reply.body)
     }
 }
-
-const ALWAYS_APPROVED_KEY: &str = "approvals.always";
 
 /// What a turn produced: the reply text, the inbound message's new status, and the tokens billed (when a model
 /// answered).
@@ -406,13 +387,7 @@ impl TurnRunner for Agent {
         Box::pin(async move {
             let fail =
                 |error: StoreError| TurnError { conversation: inbound.conversation.clone(), reason: describe(&error) };
-            // A message resumed after a crash may also arrive from its channel: answer it once.
             let in_reply_to = MessageId(inbound.record_id);
-            if self.store.conversations().reply_to(in_reply_to).await.map_err(fail)?.is_some() {
-                // Filed before a crash that came before the status update: finish that update.
-                self.store.conversations().set_status(in_reply_to, MessageStatus::Processed).await.map_err(fail)?;
-                return Ok(());
-            }
             let entry = self.sessions.entry(&inbound.conversation);
             let mut session = entry.lock().await;
             let conversation_id = match session.stored_id {
@@ -422,7 +397,25 @@ impl TurnRunner for Agent {
                     *session.stored_id.insert(id)
                 }
             };
-            let TurnAnswer { text, status, usage } = self.answer(&inbound, conversation_id, &mut session).await?;
+            let held = session
+                .history(&self.store, conversation_id, self.settings.history_messages, in_reply_to)
+                .await
+                .map_err(fail)?;
+            // A message resumed after a crash may also arrive from its channel: answer it once. Its reply, if
+            // filed, is newer than it, so it is in the history whenever the message is.
+            let answered = match sessions::reply_in(held, in_reply_to) {
+                Some(answered) => answered,
+                None => self.store.conversations().reply_to(in_reply_to).await.map_err(fail)?.is_some(),
+            };
+            if answered {
+                drop(session);
+                // Filed before a crash that came before the status update: finish that update.
+                self.store.conversations().set_status(in_reply_to, MessageStatus::Processed).await.map_err(fail)?;
+                return Ok(());
+            }
+            let history = prompt::history_since_summary(held.make_contiguous());
+            let TurnAnswer { text, status, usage } =
+                self.answer(&inbound, conversation_id, history, &mut session).await?;
             drop(session);
             let (text, decision) = self.guard.reply(&text);
             if let Some(decision) = decision {

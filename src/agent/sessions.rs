@@ -76,7 +76,48 @@ impl SessionMemory {
     }
 }
 
+/// Whether `held` shows a reply to `message`: `None` when `message` itself is not held (older than the window), so
+/// the history cannot tell.
+pub fn reply_in(held: &VecDeque<StoredMessage>, message: MessageId) -> Option<bool> {
+    held.iter()
+        .rev()
+        .any(|stored| stored.id == message)
+        .then(|| held.iter().any(|stored| stored.in_reply_to == Some(message)))
+}
+
 /// Keeps what the prompt needs (id, role, body); the rest would only cost memory for every held message.
 fn slim(message: StoredMessage) -> StoredMessage {
     StoredMessage { channel: String::new(), platform_message_id: None, sender: None, ..message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Direction, MessageStatus, Role};
+
+    fn stored(id: i64, in_reply_to: Option<i64>) -> StoredMessage {
+        StoredMessage {
+            id: MessageId(id),
+            conversation_id: StoredConversationId(1),
+            channel: String::new(),
+            platform_message_id: None,
+            direction: if in_reply_to.is_some() { Direction::Outbound } else { Direction::Inbound },
+            role: if in_reply_to.is_some() { Role::Assistant } else { Role::User },
+            status: MessageStatus::Processed,
+            sender: None,
+            body: String::new(),
+            in_reply_to: in_reply_to.map(MessageId),
+            created_at_ms: 0,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn the_history_tells_whether_a_held_message_was_answered() {
+        let held: VecDeque<StoredMessage> =
+            [stored(1, None), stored(2, Some(1)), stored(3, None), stored(4, None)].into_iter().collect();
+        assert_eq!(reply_in(&held, MessageId(1)), Some(true));
+        assert_eq!(reply_in(&held, MessageId(3)), Some(false));
+        assert_eq!(reply_in(&held, MessageId(0)), None, "a message outside the window is for the store to answer");
+    }
 }

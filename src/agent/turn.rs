@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::agent::approvals::AlwaysApproved;
 use crate::agent::guard::OutputGuard;
 use crate::agent::prompt;
 use crate::agent::review::{self, HeldOutput, HeldOutputs};
@@ -58,7 +59,7 @@ pub struct TurnContext<'a> {
     pub system: String,
     pub limits: &'a TurnLimits,
     /// Tools the owner approved "always".
-    pub always_approved: &'a [String],
+    pub always_approved: &'a AlwaysApproved<'a>,
     pub guard: &'a OutputGuard,
     /// Every tool execution is appended to the hash-chained audit log.
     pub audit: &'a AuditLog,
@@ -88,7 +89,7 @@ pub async fn run(context: &TurnContext<'_>, mut transcript: Vec<ChatMessage>) ->
         }
         transcript
             .push(ChatMessage::Assistant { content: response.text.clone(), tool_calls: response.tool_calls.clone() });
-        if let Some(tool) = first_needing_approval(context, &response.tool_calls) {
+        if let Some(tool) = first_needing_approval(context, &response.tool_calls).await {
             let question = approval_question(&tool, &response.tool_calls);
             let pending = PendingApproval { calls: response.tool_calls, tool, transcript, held: Vec::new() };
             return Ok(TurnEnd::NeedsApproval { question, pending, usage });
@@ -120,11 +121,13 @@ async fn stream_response(context: &TurnContext<'_>, request: &ChatRequest) -> Re
     Err(LlmError::StreamDropped { provider: context.llm.id().clone() })
 }
 
-fn first_needing_approval(context: &TurnContext<'_>, calls: &[ToolCall]) -> Option<String> {
-    calls
-        .iter()
-        .find(|call| context.tools.needs_approval(&call.name) && !context.always_approved.contains(&call.name))
-        .map(|call| call.name.clone())
+async fn first_needing_approval(context: &TurnContext<'_>, calls: &[ToolCall]) -> Option<String> {
+    for call in calls {
+        if context.tools.needs_approval(&call.name) && !context.always_approved.contains(&call.name).await {
+            return Some(call.name.clone());
+        }
+    }
+    None
 }
 
 fn approval_question(tool: &str, calls: &[ToolCall]) -> String {

@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     /// PostgreSQL only: the group-commit claims and outcomes of the job workers.
     pub(crate) job_batcher: Option<JobBatcher>,
     pub(crate) embedding_dims: usize,
+    /// Conversation addresses already read, shared by every handle of this store.
+    pub(crate) addresses: super::addresses::Addresses,
     /// `postgres://host:port/db` or the SQLite path, without credentials, for logs and errors.
     pub(crate) location: String,
 }

@@ -4,6 +4,7 @@
 //! memory, secrets, tools, audit, settings) is its own cheap-to-clone handle obtained from the store.
 //! docs/storage.md explains the backend choice and the delivery guarantees.
 
+mod addresses;
 mod audit;
 mod columns;
 mod config;
@@ -120,6 +121,7 @@ impl Store {
                     inbound_batcher: None,
                     job_batcher: None,
                     embedding_dims: config.embedding_dims,
+                    addresses: Default::default(),
                     location,
                 }
             }
@@ -135,6 +137,7 @@ impl Store {
                     inbound_batcher,
                     job_batcher,
                     embedding_dims: config.embedding_dims,
+                    addresses: Default::default(),
                     location,
                 }
             }

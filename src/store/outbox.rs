@@ -93,17 +93,27 @@ impl Outbox {
         let input_tokens = usage.map(|usage| i64::try_from(usage.input_tokens).unwrap_or(i64::MAX));
         let output_tokens = usage.map(|usage| i64::try_from(usage.output_tokens).unwrap_or(i64::MAX));
         let now = now_ms();
-        // A conversation's channel and external id never change, so they are read before the write transaction:
-        // on SQLite that is one round trip less while the single writer is held.
-        let conversation: Option<(String, String)> = on_db_read!(&self.shared.db, pool => {
-            sqlx::query_as("SELECT channel, external_id FROM conversations WHERE id = $1")
-                .bind(conversation_id.0)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query(op))?
-        });
-        let (channel, external_conversation_id) =
-            conversation.ok_or(StoreError::NotFound { op, what: "conversation", id: conversation_id.to_string() })?;
+        // A conversation's channel and external id never change, so they are read before the write transaction
+        // (on SQLite that is one round trip less while the single writer is held), and only once per process.
+        let (channel, external_conversation_id) = match self.shared.addresses.get(conversation_id.0) {
+            Some(address) => (address.channel.to_string(), address.external_id.to_string()),
+            None => {
+                let conversation: Option<(String, String)> = on_db_read!(&self.shared.db, pool => {
+                    sqlx::query_as("SELECT channel, external_id FROM conversations WHERE id = $1")
+                        .bind(conversation_id.0)
+                        .fetch_optional(pool)
+                        .await
+                        .map_err(StoreError::query(op))?
+                });
+                let (channel, external_id) = conversation.ok_or(StoreError::NotFound {
+                    op,
+                    what: "conversation",
+                    id: conversation_id.to_string(),
+                })?;
+                self.shared.addresses.remember(conversation_id.0, &channel, &external_id);
+                (channel, external_id)
+            }
+        };
         on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
             let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));

@@ -19,6 +19,22 @@ const GENERATION_SQL: &str = "SELECT generation FROM memory_vector_generation WH
 /// (chunk id, path, text, source, updated at, embedding in the backend's column type).
 type DetailRow<Vector> = (i64, String, String, String, i64, Option<Vector>);
 
+/// Chunk details on PostgreSQL, for an array of chunk ids: one statement whatever the count (an
+/// `IN ($1 … $100)` list was planned afresh on every search, 0.6–0.8 ms), reaching each chunk
+/// and its document through their primary keys (`LATERAL … LIMIT 1`), so that no generic plan
+/// cached while the tables were small can turn into a scan of either table later. A typed NULL
+/// stands for the vector when MMR does not need it, so the row still decodes.
+const PG_CHUNK_DETAILS: &str = "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, NULL::vector \
+     FROM unnest($1::bigint[]) AS wanted (id) \
+     CROSS JOIN LATERAL (SELECT id, document_id, content FROM memory_chunks WHERE id = wanted.id LIMIT 1) c \
+     CROSS JOIN LATERAL (SELECT path, source, updated_at_ms FROM memory_documents WHERE id = c.document_id LIMIT 1) d";
+
+/// [`PG_CHUNK_DETAILS`] with each chunk's vector (for MMR).
+const PG_CHUNK_DETAILS_WITH_VECTORS: &str = "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, c.embedding \
+     FROM unnest($1::bigint[]) AS wanted (id) \
+     CROSS JOIN LATERAL (SELECT id, document_id, content, embedding FROM memory_chunks WHERE id = wanted.id LIMIT 1) c \
+     CROSS JOIN LATERAL (SELECT path, source, updated_at_ms FROM memory_documents WHERE id = c.document_id LIMIT 1) d";
+
 /// A value bound to one of the filter's `$n` parameters.
 enum FilterValue {
     Text(String),
@@ -105,11 +121,14 @@ impl Memory {
             Db::Postgres(pool) => {
                 // `websearch_to_tsquery` never fails on user text; `or` between terms is its OR.
                 let expression = terms.join(" or ");
+                // `memory_chunk_terms` holds only what ranking reads (see its migration); it
+                // carries `document_id`, so a filter joins the documents without the chunks.
+                let join =
+                    if filter_clause.is_empty() { "" } else { " JOIN memory_documents d ON d.id = t.document_id" };
                 let sql = format!(
-                    "SELECT c.id FROM memory_chunks c{}, \
-                     websearch_to_tsquery('english', $1) q WHERE c.tsv @@ q{filter_clause} \
-                     ORDER BY ts_rank(c.tsv, q, 1) DESC, c.id LIMIT $2",
-                    documents_join(&filter_clause)
+                    "SELECT t.chunk_id FROM memory_chunk_terms t{join}, \
+                     websearch_to_tsquery('english', $1) q WHERE t.tsv @@ q{filter_clause} \
+                     ORDER BY ts_rank(t.tsv, q, 1) DESC, t.chunk_id LIMIT $2"
                 );
                 let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expression).bind(limit);
                 bind_filter!(query, &values).fetch_all(pool).await
@@ -233,34 +252,27 @@ impl Memory {
     ) -> Result<HashMap<ChunkId, CandidateChunk>, StoreError> {
         let op = "read memory chunk details";
         let mut details = HashMap::with_capacity(ids.len());
-        // A typed NULL on PostgreSQL, so the column still decodes as a vector.
-        let vector_column = match (with_vectors, self.db()) {
-            (true, _) => "c.embedding",
-            (false, Db::Postgres(_)) => "NULL::vector",
-            (false, Db::Sqlite(_)) => "NULL",
-        };
-        // Bounded batches keep every statement under both engines' parameter limits.
-        for batch in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=batch.len()).map(|index| format!("${index}")).collect();
-            let sql = format!(
-                "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, {vector_column} FROM memory_chunks c \
-                 JOIN memory_documents d ON d.id = c.document_id WHERE c.id IN ({})",
-                placeholders.join(", ")
-            );
-            match self.db() {
-                Db::Postgres(pool) => {
-                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-                    for id in batch {
-                        query = query.bind(id.0);
-                    }
-                    let rows: Vec<DetailRow<pgvector::Vector>> =
-                        query.fetch_all(pool).await.map_err(StoreError::query(op))?;
-                    for (id, path, text, source, updated_at_ms, embedding) in rows {
-                        let embedding = embedding.map(|vector| vector.to_vec());
-                        details.insert(ChunkId(id), candidate(path, text, source, updated_at_ms, embedding));
-                    }
+        match self.db() {
+            Db::Postgres(pool) => {
+                let sql = if with_vectors { PG_CHUNK_DETAILS_WITH_VECTORS } else { PG_CHUNK_DETAILS };
+                let wanted: Vec<i64> = ids.iter().map(|id| id.0).collect();
+                let rows: Vec<DetailRow<pgvector::Vector>> =
+                    sqlx::query_as(sql).bind(wanted).fetch_all(pool).await.map_err(StoreError::query(op))?;
+                for (id, path, text, source, updated_at_ms, embedding) in rows {
+                    let embedding = embedding.map(|vector| vector.to_vec());
+                    details.insert(ChunkId(id), candidate(path, text, source, updated_at_ms, embedding));
                 }
-                Db::Sqlite(pools) => {
+            }
+            Db::Sqlite(pools) => {
+                let vector_column = if with_vectors { "c.embedding" } else { "NULL" };
+                // Bounded batches keep every statement under SQLite's parameter limit.
+                for batch in ids.chunks(500) {
+                    let placeholders: Vec<String> = (1..=batch.len()).map(|index| format!("${index}")).collect();
+                    let sql = format!(
+                        "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, {vector_column} FROM memory_chunks c \
+                         JOIN memory_documents d ON d.id = c.document_id WHERE c.id IN ({})",
+                        placeholders.join(", ")
+                    );
                     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
                     for id in batch {
                         query = query.bind(id.0);
@@ -346,5 +358,42 @@ mod tests {
         let (sql, values) = filter_sql(&filter, 3);
         assert_eq!(sql, " AND substr(d.path, 1, length($3)) = $3 AND d.updated_at_ms < $4 AND d.source = $5");
         assert_eq!(values.len(), 3);
+    }
+
+    async fn run(connection: &mut sqlx::PgConnection, sql: String) {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection).await.unwrap();
+    }
+
+    /// A prepared statement's generic plan is made once and kept; made while the tables are small, a
+    /// sequential scan would read every chunk on every later search. On a fresh, empty schema the
+    /// generic plans must already reach chunks and documents through their keys.
+    #[tokio::test]
+    async fn chunk_details_reach_chunks_and_documents_by_key_in_generic_plans() {
+        use sqlx::Connection;
+        let Some(base_url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
+            eprintln!("SKIP: DATABASE_URL is unset");
+            return;
+        };
+        let schema = format!("detail_plans_{}", std::process::id());
+        let mut connection = sqlx::PgConnection::connect(&base_url).await.unwrap();
+        run(&mut connection, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await;
+        run(&mut connection, format!("SET search_path = {schema}, public")).await;
+        sqlx::migrate!("./migrations/postgres").run(&mut connection).await.unwrap();
+        run(&mut connection, "SET plan_cache_mode = force_generic_plan".to_owned()).await;
+        for (name, sql) in [("details", PG_CHUNK_DETAILS), ("details_vectors", PG_CHUNK_DETAILS_WITH_VECTORS)] {
+            run(&mut connection, format!("PREPARE {name}(bigint[]) AS {sql}")).await;
+            let plan: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE {name}('{{1,2,3}}')")))
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap();
+            let plan = plan.join("\n");
+            for table in ["memory_chunks", "memory_documents"] {
+                assert!(!plan.contains(&format!("Seq Scan on {table}")), "{name} scans {table}:\n{plan}");
+            }
+            assert!(plan.contains("memory_chunks_pkey"), "{name} does not use the chunk key:\n{plan}");
+        }
+        run(&mut connection, format!("DROP SCHEMA {schema} CASCADE")).await;
+        connection.close().await.unwrap();
     }
 }

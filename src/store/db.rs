@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) embedding_dims: usize,
     /// Conversation addresses already read, shared by every handle of this store.
     pub(crate) addresses: super::addresses::Addresses,
+    /// PostgreSQL only: memory chunks written since the full-text index's pending list was merged.
+    pub(crate) full_text_backlog: super::memory_full_text::FullTextBacklog,
     /// `postgres://host:port/db` or the SQLite path, without credentials, for logs and errors.
     pub(crate) location: String,
 }

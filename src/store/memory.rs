@@ -180,6 +180,7 @@ impl Memory {
             .filter_map(|(chunk_id, chunk)| chunk.embedding.map(|vector| (*chunk_id, document_id, vector)))
             .collect();
         self.apply_vector_change(generations, VectorChange::Replace { removed: &replaced, upserted });
+        self.after_chunks_written(chunks.len()).await;
         Ok(DocumentWrite::Written(DocumentId(document_id)))
     }
 

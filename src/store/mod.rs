@@ -20,6 +20,7 @@ mod job_batch;
 mod jobs;
 mod key_check;
 mod memory;
+mod memory_full_text;
 mod memory_pending;
 mod memory_search;
 mod memory_vector_cache;
@@ -50,6 +51,7 @@ pub use jobs::{
     LeaseCheck, NOTIFY_CHANNEL, NewJob, StoredJob,
 };
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
+pub use memory_full_text::FULL_TEXT_MERGE_AFTER_CHUNKS;
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;
 pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};
@@ -122,6 +124,7 @@ impl Store {
                     job_batcher: None,
                     embedding_dims: config.embedding_dims,
                     addresses: Default::default(),
+                    full_text_backlog: Default::default(),
                     location,
                 }
             }
@@ -138,6 +141,7 @@ impl Store {
                     job_batcher,
                     embedding_dims: config.embedding_dims,
                     addresses: Default::default(),
+                    full_text_backlog: Default::default(),
                     location,
                 }
             }

@@ -334,3 +334,41 @@ async fn bad_files_and_queries_are_refused_cleanly(t: &TestStore) {
     assert!(long_query.len() > 10_000);
     assert_eq!(paths(&search(&memory, &long_query).await), vec!["fine.md"]);
 }
+
+/// PostgreSQL's full-text index keeps new entries in a pending list that every search reads until
+/// it is merged; the store merges it each time it has written `FULL_TEXT_MERGE_AFTER_CHUNKS` chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_merges_full_text_pending_entries_as_chunks_stream_in() {
+    use chitin::store::{FULL_TEXT_MERGE_AFTER_CHUNKS, NewChunk, NewDocument};
+    let _shared = crate::support::store_backends::postgres_shared_lock().await;
+    let Some(t) = crate::support::store_backends::postgres_store().await else { return };
+    let memory = t.store.memory();
+    let texts: Vec<String> =
+        (0..FULL_TEXT_MERGE_AFTER_CHUNKS).map(|n| format!("note {n} about parcel{n} and the garden")).collect();
+    let write = |first: usize, count: usize| {
+        let memory = memory.clone();
+        let chunks: Vec<NewChunk<'_>> = texts[first..first + count]
+            .iter()
+            .map(|text| NewChunk { content: text, headings: "", embedding: None, embedding_hash: None })
+            .collect();
+        let path = format!("notes/{first}.md");
+        async move {
+            let document = NewDocument { path: &path, source: "workspace", content_hash: &path };
+            memory.upsert_document(&document, &chunks).await.unwrap();
+        }
+    };
+    let half = FULL_TEXT_MERGE_AFTER_CHUNKS / 2;
+    write(0, half).await;
+    // Below the threshold the entries are still pending (this merge is the test's, not the store's).
+    assert!(memory.merge_full_text_pending().await.unwrap() > 0, "nothing was pending after {half} chunks");
+    write(half, half - 1).await;
+    // The write that reaches the threshold merges what is pending, so nothing is left.
+    write(2 * half - 1, FULL_TEXT_MERGE_AFTER_CHUNKS - (2 * half - 1)).await;
+    assert_eq!(memory.merge_full_text_pending().await.unwrap(), 0, "the store did not merge at the threshold");
+    // Merged entries are still found.
+    let service = MemoryService::new(memory.clone(), None, &MemoryConfig::default(), t.data_dir.path().join("ws"));
+    let last = FULL_TEXT_MERGE_AFTER_CHUNKS - 1;
+    let hits = search(&service, &format!("parcel{last}")).await;
+    assert_eq!(hits.first().map(|hit| hit.text.as_str()), Some(texts[last].as_str()));
+    t.drop_schema().await;
+}

@@ -86,6 +86,8 @@ pub struct MemoryService {
     max_file_bytes: usize,
     embed_batch: usize,
     workspace_dir: PathBuf,
+    /// How the background vector index catches up (PostgreSQL only).
+    ann: store::AnnSettings,
 }
 
 impl MemoryService {
@@ -103,6 +105,7 @@ impl MemoryService {
             max_file_bytes: config.max_file_bytes,
             embed_batch: config.embedding.batch_size.max(1),
             workspace_dir,
+            ann: store::AnnSettings { build_memory_mb: config.ann_build_memory_mb, ..store::AnnSettings::default() },
         }
     }
 
@@ -128,6 +131,13 @@ impl MemoryService {
             return Ok(ReembedProgress { embedded: 0, total: 0 });
         };
         Ok(apply_reembed_decision(&decision, &self.store, embedder, self.embed_batch, on_progress).await?)
+    }
+
+    /// One step of the vector index catch-up on PostgreSQL (a batch of queued chunks, or a rebuild
+    /// when many are queued); nothing on SQLite. Chunks are searchable before it runs: it only
+    /// moves them from the exactly-scanned queue into the HNSW graph.
+    pub async fn absorb_vector_index(&self) -> Result<store::AnnProgress, MemoryError> {
+        Ok(self.store.absorb_vector_index(&self.ann).await?)
     }
 
     /// Indexes the text of the document at `path` (workspace-relative, or absolute for imports).
@@ -346,5 +356,28 @@ impl MemoryService {
         );
         hasher.update(text.as_bytes());
         hex::encode(hasher.finalize())
+    }
+}
+
+impl chitin_actors::ports::VectorIndexPort for MemoryService {
+    fn absorb_step(
+        &self,
+    ) -> chitin_actors::ports::BoxFuture<
+        'static,
+        Result<chitin_actors::ports::VectorIndexProgress, chitin_actors::ports::IndexError>,
+    > {
+        let memory = self.clone();
+        Box::pin(async move {
+            let progress = memory
+                .absorb_vector_index()
+                .await
+                .map_err(|error| chitin_actors::ports::IndexError { reason: format!("{error:#}") })?;
+            Ok(chitin_actors::ports::VectorIndexProgress {
+                absorbed: progress.absorbed,
+                pending: progress.pending,
+                rebuilt: progress.rebuilt,
+                busy: progress.busy,
+            })
+        })
     }
 }

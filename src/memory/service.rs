@@ -145,14 +145,15 @@ impl MemoryService {
         let span = tracing::debug_span!("index_document", path, bytes = text.len());
         let _entered = span.enter();
         let content_hash = self.content_hash(text);
-        if self.store.document_hash(path).await?.as_deref() == Some(content_hash.as_str()) {
+        let stored_hash = self.store.document_hash(path).await?;
+        if stored_hash.as_deref() == Some(content_hash.as_str()) {
             return Ok(IndexOutcome::Unchanged);
         }
         let chunks = chunk_markdown(text, &self.chunking);
         // While stored vectors are from another model, new chunks get none: `sync_vectors`
         // embeds them with everything else, so the index never mixes two models.
         let (vectors, hashes, embedded) = match self.vector_embedder().await? {
-            Some(embedder) => self.embed_chunks(embedder, path, &chunks).await?,
+            Some(embedder) => self.embed_chunks(embedder, path, stored_hash.is_some(), &chunks).await?,
             None => (vec![None; chunks.len()], vec![None; chunks.len()], 0),
         };
         let headings: Vec<String> = chunks.iter().map(super::Chunk::headings).collect();
@@ -312,12 +313,15 @@ impl MemoryService {
         &self,
         embedder: &dyn Embedder,
         path: &str,
+        stored: bool,
         chunks: &[super::Chunk],
     ) -> Result<(Vec<Option<Embedding>>, Vec<Option<String>>, usize), MemoryError> {
         let (model, dims) = (embedder.model_id(), embedder.dims());
         let inputs: Vec<String> = chunks.iter().map(super::Chunk::embedding_input).collect();
         let hashes: Vec<String> = inputs.iter().map(|input| ContentHash::of(model, dims, input).to_string()).collect();
-        let mut stored: HashMap<String, Embedding> = self.store.stored_vectors(path).await?;
+        // A document not stored yet has no vectors to reuse: one round trip fewer per new file.
+        let mut stored: HashMap<String, Embedding> =
+            if stored { self.store.stored_vectors(path).await? } else { HashMap::new() };
         let mut seen = std::collections::HashSet::new();
         let missing: Vec<String> = inputs
             .iter()

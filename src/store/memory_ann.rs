@@ -182,7 +182,7 @@ impl Memory {
             return Ok(AnnProgress { busy: true, ..AnnProgress::default() });
         }
         let started = Instant::now();
-        let absorbed = self.rebuild_locked(&mut *connection, settings).await?;
+        let absorbed = self.rebuild_locked(&mut connection, settings).await?;
         sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(format!("SELECT pg_advisory_unlock({LOCK_KEY})")))
             .fetch_one(&mut *connection)
             .await

@@ -304,6 +304,10 @@ impl Memory {
             .execute(&mut *connection)
             .await
             .map_err(StoreError::query(op))?;
+        // The queue just lost most of its rows; without autovacuum (or before it runs) every
+        // search would scan their dead pages. Vacuuming a table of keys takes milliseconds. On
+        // its own: VACUUM refuses to run in a multi-statement string (an implicit transaction).
+        sqlx::raw_sql("VACUUM memory_ann_pending").execute(&mut *connection).await.map_err(StoreError::query(op))?;
         tracing::debug!(copied, absorbed, "memory vector index swapped in");
         Ok(Some(absorbed))
     }

@@ -135,9 +135,10 @@ fn transaction_state_is_clean(connection: &mut sqlx::SqliteConnection) -> bool {
 }
 
 /// `hnsw.ef_search` every PostgreSQL connection starts with: it bounds how many rows one HNSW scan
-/// yields, and covers hybrid search's lists (50 deep by default) with room to spare. A vector
-/// search that asks for more sets it for its own transaction (`memory_search.rs`).
-pub(crate) const SESSION_EF_SEARCH: usize = 100;
+/// yields, and equals hybrid search's list depth (`candidates_per_list`, 50 by default), which is
+/// what each search set before. Each step up costs graph work on every search; a vector search
+/// that asks for more sets it for its own transaction (`memory_search.rs`).
+pub(crate) const SESSION_EF_SEARCH: usize = 50;
 
 /// Set once per connection, so a vector search is one statement instead of BEGIN, two `SET
 /// LOCAL`s, the query and COMMIT. The relaxed iterative scan keeps walking the graph when a

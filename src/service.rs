@@ -121,6 +121,9 @@ impl Service {
         let memory = start_memory(config, &data_dir, &store, &workspace);
         let web_memory = memory.clone();
         let indexing = WorkspaceIndexing::new(memory.clone(), config.memory.queue_capacity);
+        // Only PostgreSQL keeps an approximate vector index; SQLite scans an in-process copy.
+        let vector_indexing = (store.backend() == crate::store::Backend::Postgres)
+            .then(|| Arc::new(memory.clone()) as Arc<dyn chitin_actors::ports::VectorIndexPort>);
         let mut tools = ToolRegistry::new();
         for tool in builtin_tools().into_iter().chain(memory_tools(&memory)) {
             tools.register(tool)?;
@@ -197,6 +200,7 @@ impl Service {
                     }),
                     channels: chat.specs,
                     memory_indexer: Some(Arc::new(indexing)),
+                    memory_vectors: vector_indexing,
                     job_queue: Some(job_queue),
                     scheduler: Some(scheduler),
                     repairs: Some(repairs),

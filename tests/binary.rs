@@ -93,6 +93,7 @@ fn run_serves_health_and_status_then_exits_0_on_sigterm_without_logging_secrets(
         "job-worker-0",
         "sandbox",
         "memory-indexer",
+        "memory-vector-indexer",
         "scheduler",
         "repairer",
     ] {
@@ -101,7 +102,7 @@ fn run_serves_health_and_status_then_exits_0_on_sigterm_without_logging_secrets(
     let json = sandbox.run(&["status", "--json"]);
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("status --json is JSON");
     assert_eq!(parsed["state"], "running");
-    assert_eq!(parsed["children"].as_array().map(Vec::len), Some(8), "seven actors and storage");
+    assert_eq!(parsed["children"].as_array().map(Vec::len), Some(9), "eight actors and storage");
     assert_eq!(parsed["children"][0]["name"], "storage");
 
     let mode = std::fs::metadata(sandbox.data_dir()).expect("data dir created").permissions().mode() & 0o777;

@@ -58,6 +58,26 @@ pub trait MemoryIndexPort: Send + Sync + 'static {
     fn index_batch(&self, limit: usize) -> BoxFuture<'_, Result<IndexProgress, IndexError>>;
 }
 
+/// What one step of the vector index catch-up did (PostgreSQL's HNSW graph behind its queue).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VectorIndexProgress {
+    /// Chunks moved from the queue into the graph by this step.
+    pub absorbed: u64,
+    /// Chunks still queued (searchable already, by an exact scan).
+    pub pending: u64,
+    /// The step rebuilt the whole graph instead of inserting a batch.
+    pub rebuilt: bool,
+    /// Another node holds the catch-up lock; this step did nothing.
+    pub busy: bool,
+}
+
+/// The memory service's vector index catch-up, driven by the `MemoryVectorIndexer`.
+pub trait VectorIndexPort: Send + Sync + 'static {
+    /// One step: a batch of queued chunks, or a rebuild when many are queued. `'static`, so the
+    /// actor can run a long rebuild in a task and keep answering health probes.
+    fn absorb_step(&self) -> BoxFuture<'static, Result<VectorIndexProgress, IndexError>>;
+}
+
 /// One WASM tool call as the sandbox pool sees it: names and JSON text only, so the bus knows nothing of wasmtime.
 #[derive(Debug, Clone)]
 pub struct ToolExecution {

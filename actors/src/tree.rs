@@ -14,10 +14,11 @@ use crate::health::{HealthNode, PROBE_TIMEOUT_MS};
 use crate::message::{ConversationId, Inbound};
 use crate::ports::{
     JobQueuePort, MemoryIndexPort, RepairPort, SchedulerPort, ToolExecution, ToolExecutionError, ToolExecutor,
-    TurnRunner,
+    TurnRunner, VectorIndexPort,
 };
 use crate::shells::job_worker::{JobWorker, JobWorkerArgs};
 use crate::shells::memory_indexer::{MemoryIndexer, MemoryIndexerArgs};
+use crate::shells::memory_vector_indexer::{MemoryVectorIndexer, MemoryVectorIndexerArgs};
 use crate::shells::repairer::{RepairMsg, Repairer, RepairerArgs};
 use crate::shells::sandbox_pool::{self, SandboxPool, SandboxPoolArgs, SandboxPoolMsg};
 use crate::shells::scheduler::{Scheduler, SchedulerArgs};
@@ -30,6 +31,9 @@ use crate::supervision::{ChildSpec, RestartPolicy, Strategy, Supervisor, Supervi
 const MEMORY_INDEX_BATCH: usize = 16;
 /// How often the memory indexer looks at its queue when idle.
 const MEMORY_INDEX_POLL: Duration = Duration::from_secs(1);
+/// How often the vector indexer looks at its queue when idle: queued chunks are already
+/// searchable, so this only bounds how long the exactly-scanned tail can grow unattended.
+const MEMORY_VECTOR_INDEX_POLL: Duration = Duration::from_secs(2);
 
 /// Sizes and timings of the tree, taken from the validated config.
 #[derive(Debug, Clone)]
@@ -55,6 +59,8 @@ pub struct TreeServices {
     pub channels: Vec<ChildSpec>,
     /// The memory indexing queue; `None` leaves the indexer idle.
     pub memory_indexer: Option<Arc<dyn MemoryIndexPort>>,
+    /// The vector index catch-up (PostgreSQL's HNSW graph behind its queue); `None` leaves it idle.
+    pub memory_vectors: Option<Arc<dyn VectorIndexPort>>,
     /// The persisted job queue the job workers drain; `None` leaves them idle.
     pub job_queue: Option<Arc<dyn JobQueuePort>>,
     /// Routines and the heartbeat; `None` leaves the scheduler idle.
@@ -116,6 +122,8 @@ impl ActorTree {
             batch_size: MEMORY_INDEX_BATCH,
             poll: MEMORY_INDEX_POLL,
         };
+        let vector_indexer_args =
+            MemoryVectorIndexerArgs { port: services.memory_vectors, poll: MEMORY_VECTOR_INDEX_POLL };
         let scheduler_args = SchedulerArgs { tick: settings.scheduler_tick, port: services.scheduler };
         let repairer_args = RepairerArgs { every: settings.repair_every, port: services.repairs };
         let children = vec![
@@ -124,6 +132,9 @@ impl ActorTree {
             ChildSpec::new("jobs", ChildSlot::new(), move || (Supervisor, job_workers.clone())),
             ChildSpec::new("sandbox", sandbox.clone(), move || (SandboxPool, sandbox_args.clone())),
             ChildSpec::new("memory-indexer", ChildSlot::new(), move || (MemoryIndexer, indexer_args.clone())),
+            ChildSpec::new("memory-vector-indexer", ChildSlot::new(), move || {
+                (MemoryVectorIndexer, vector_indexer_args.clone())
+            }),
             ChildSpec::new("scheduler", ChildSlot::new(), move || (Scheduler, scheduler_args.clone())),
             ChildSpec::new("repairer", repairer.clone(), move || (Repairer, repairer_args.clone())),
         ];

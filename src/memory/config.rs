@@ -29,6 +29,10 @@ pub struct MemoryConfig {
     /// Files the background indexer may have waiting; beyond it, enqueueing answers
     /// `Overloaded` and the watcher retries on its next scan.
     pub queue_capacity: usize,
+    /// PostgreSQL only: maintenance memory (MiB) of a rebuild of the vector index. The HNSW graph
+    /// must fit in it or the build runs about 3x slower; it takes ~1.1 KB per chunk, so 256 MiB
+    /// covers ~230k chunks. Only a rebuild holds it, and only while it builds.
+    pub ann_build_memory_mb: u32,
 }
 
 impl Default for MemoryConfig {
@@ -41,6 +45,7 @@ impl Default for MemoryConfig {
             max_file_bytes: 1024 * 1024,
             prompt_tokens: 600,
             queue_capacity: 10_000,
+            ann_build_memory_mb: 256,
         }
     }
 }
@@ -54,6 +59,8 @@ pub enum MemoryConfigError {
     OverlapTooLarge { overlap: usize, target: usize },
     #[error("memory.search.{key} is {value}, expected {expected}")]
     OutOfRange { key: &'static str, value: f64, expected: &'static str },
+    #[error("memory.ann_build_memory_mb is {0}, expected 16 to 65536 (MiB)")]
+    AnnBuildMemory(u32),
     #[error(transparent)]
     Embedding(#[from] EmbedError),
 }
@@ -98,6 +105,9 @@ impl MemoryConfig {
             && !(0.0..=1.0).contains(&lambda)
         {
             return out_of_range("mmr_lambda", lambda, "between 0 and 1");
+        }
+        if !(16..=65_536).contains(&self.ann_build_memory_mb) {
+            return Err(MemoryConfigError::AnnBuildMemory(self.ann_build_memory_mb));
         }
         self.embedding.validate()?;
         Ok(())

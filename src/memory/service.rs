@@ -86,6 +86,8 @@ pub struct MemoryService {
     max_file_bytes: usize,
     embed_batch: usize,
     workspace_dir: PathBuf,
+    /// How the background vector index catches up (PostgreSQL only).
+    ann: store::AnnSettings,
 }
 
 impl MemoryService {
@@ -103,6 +105,7 @@ impl MemoryService {
             max_file_bytes: config.max_file_bytes,
             embed_batch: config.embedding.batch_size.max(1),
             workspace_dir,
+            ann: store::AnnSettings { build_memory_mb: config.ann_build_memory_mb, ..store::AnnSettings::default() },
         }
     }
 
@@ -130,19 +133,27 @@ impl MemoryService {
         Ok(apply_reembed_decision(&decision, &self.store, embedder, self.embed_batch, on_progress).await?)
     }
 
+    /// One step of the vector index catch-up on PostgreSQL (a batch of queued chunks, or a rebuild
+    /// when many are queued); nothing on SQLite. Chunks are searchable before it runs: it only
+    /// moves them from the exactly-scanned queue into the HNSW graph.
+    pub async fn absorb_vector_index(&self) -> Result<store::AnnProgress, MemoryError> {
+        Ok(self.store.absorb_vector_index(&self.ann).await?)
+    }
+
     /// Indexes the text of the document at `path` (workspace-relative, or absolute for imports).
     pub async fn index_text(&self, path: &str, source: &str, text: &str) -> Result<IndexOutcome, MemoryError> {
         let span = tracing::debug_span!("index_document", path, bytes = text.len());
         let _entered = span.enter();
         let content_hash = self.content_hash(text);
-        if self.store.document_hash(path).await?.as_deref() == Some(content_hash.as_str()) {
+        let stored_hash = self.store.document_hash(path).await?;
+        if stored_hash.as_deref() == Some(content_hash.as_str()) {
             return Ok(IndexOutcome::Unchanged);
         }
         let chunks = chunk_markdown(text, &self.chunking);
         // While stored vectors are from another model, new chunks get none: `sync_vectors`
         // embeds them with everything else, so the index never mixes two models.
         let (vectors, hashes, embedded) = match self.vector_embedder().await? {
-            Some(embedder) => self.embed_chunks(embedder, path, &chunks).await?,
+            Some(embedder) => self.embed_chunks(embedder, path, stored_hash.is_some(), &chunks).await?,
             None => (vec![None; chunks.len()], vec![None; chunks.len()], 0),
         };
         let headings: Vec<String> = chunks.iter().map(super::Chunk::headings).collect();
@@ -302,12 +313,15 @@ impl MemoryService {
         &self,
         embedder: &dyn Embedder,
         path: &str,
+        stored: bool,
         chunks: &[super::Chunk],
     ) -> Result<(Vec<Option<Embedding>>, Vec<Option<String>>, usize), MemoryError> {
         let (model, dims) = (embedder.model_id(), embedder.dims());
         let inputs: Vec<String> = chunks.iter().map(super::Chunk::embedding_input).collect();
         let hashes: Vec<String> = inputs.iter().map(|input| ContentHash::of(model, dims, input).to_string()).collect();
-        let mut stored: HashMap<String, Embedding> = self.store.stored_vectors(path).await?;
+        // A document not stored yet has no vectors to reuse: one round trip fewer per new file.
+        let mut stored: HashMap<String, Embedding> =
+            if stored { self.store.stored_vectors(path).await? } else { HashMap::new() };
         let mut seen = std::collections::HashSet::new();
         let missing: Vec<String> = inputs
             .iter()
@@ -346,5 +360,28 @@ impl MemoryService {
         );
         hasher.update(text.as_bytes());
         hex::encode(hasher.finalize())
+    }
+}
+
+impl chitin_actors::ports::VectorIndexPort for MemoryService {
+    fn absorb_step(
+        &self,
+    ) -> chitin_actors::ports::BoxFuture<
+        'static,
+        Result<chitin_actors::ports::VectorIndexProgress, chitin_actors::ports::IndexError>,
+    > {
+        let memory = self.clone();
+        Box::pin(async move {
+            let progress = memory
+                .absorb_vector_index()
+                .await
+                .map_err(|error| chitin_actors::ports::IndexError { reason: format!("{error:#}") })?;
+            Ok(chitin_actors::ports::VectorIndexProgress {
+                absorbed: progress.absorbed,
+                pending: progress.pending,
+                rebuilt: progress.rebuilt,
+                busy: progress.busy,
+            })
+        })
     }
 }

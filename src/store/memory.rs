@@ -22,8 +22,13 @@ macro_rules! chunk_ids_of {
 const INSERT_BATCH: usize = 200;
 
 /// `INSERT INTO memory_chunks … VALUES (…), (…)` for `rows` chunks, parameters numbered in order.
-fn insert_chunks_sql(rows: usize) -> String {
-    let mut sql = String::from(
+///
+/// With `queue_vectors` (PostgreSQL) the same statement queues the chunks that have a vector for
+/// the background vector index (`memory_ann.rs`): no extra round trip, and no HNSW insert in the
+/// writer's transaction.
+fn insert_chunks_sql(rows: usize, queue_vectors: bool) -> String {
+    let mut sql = String::from(if queue_vectors { "WITH inserted AS (" } else { "" });
+    sql.push_str(
         "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) VALUES ",
     );
     for row in 0..rows {
@@ -33,6 +38,12 @@ fn insert_chunks_sql(rows: usize) -> String {
         }
         let parameters: Vec<String> = (first..first + 6).map(|number| format!("${number}")).collect();
         sql.push_str(&format!("({})", parameters.join(", ")));
+    }
+    if queue_vectors {
+        sql.push_str(
+            " RETURNING id, embedding IS NOT NULL AS has_vector) \
+             INSERT INTO memory_ann_pending (chunk_id) SELECT id FROM inserted WHERE has_vector",
+        );
     }
     sql
 }
@@ -109,6 +120,7 @@ impl Memory {
             self.check_dims(op, embedding)?;
         }
         let now = now_ms();
+        let queue_vectors = matches!(self.shared.db, Db::Postgres(_));
         let (document_id, generations, replaced, inserted) = on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
             let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
@@ -150,7 +162,7 @@ impl Memory {
                 .map_err(StoreError::query(op))?;
             // One multi-row INSERT per batch instead of a statement (and a round trip) per chunk.
             for (batch_number, batch) in chunks.chunks(INSERT_BATCH).enumerate() {
-                let sql = insert_chunks_sql(batch.len());
+                let sql = insert_chunks_sql(batch.len(), queue_vectors);
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (offset, chunk) in batch.iter().enumerate() {
                     let ordinal = (batch_number * INSERT_BATCH + offset) as i64;
@@ -327,9 +339,19 @@ mod tests {
     #[test]
     fn insert_sql_numbers_six_parameters_per_row() {
         assert_eq!(
-            insert_chunks_sql(2),
+            insert_chunks_sql(2, false),
             "INSERT INTO memory_chunks (document_id, ordinal, content, heading_path, embedding_hash, embedding) \
              VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)"
+        );
+    }
+
+    #[test]
+    fn postgres_insert_queues_chunks_with_vectors_in_the_same_statement() {
+        let sql = insert_chunks_sql(1, true);
+        assert!(sql.starts_with("WITH inserted AS (INSERT INTO memory_chunks"), "{sql}");
+        assert!(
+            sql.ends_with("INSERT INTO memory_ann_pending (chunk_id) SELECT id FROM inserted WHERE has_vector"),
+            "{sql}"
         );
     }
 

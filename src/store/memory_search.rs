@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::db::{Db, on_db_read};
 use super::memory::{Memory, blob_to_vec};
+use super::open::SESSION_EF_SEARCH;
 use super::{ChunkId, StoreError};
 use crate::memory::rank::{CandidateChunk, SearchFilter, SearchQuery, SourceName};
 
@@ -158,9 +159,9 @@ impl Memory {
         Ok(rows.into_iter().map(|(id,)| ChunkId(id)).collect())
     }
 
-    /// Chunks nearest to `embedding` by cosine, best first: the HNSW index on PostgreSQL (with
-    /// pgvector's iterative scan, so a narrow filter still fills the list), a brute-force scan of
-    /// the in-process vector copy on SQLite (`memory_vector_cache`).
+    /// Chunks nearest to `embedding` by cosine, best first: on PostgreSQL the HNSW graph plus the
+    /// chunks queued for it ([`postgres_vector_sql`]), on SQLite a brute-force scan of the
+    /// in-process vector copy (`memory_vector_cache`).
     pub async fn rank_vector(
         &self,
         embedding: &[f32],
@@ -174,36 +175,30 @@ impl Memory {
         }
         match self.db() {
             Db::Postgres(pool) => {
-                let (filter_clause, values) = filter_sql(filter, 3);
-                let mut transaction = pool.begin().await.map_err(StoreError::query(op))?;
-                // ef_search bounds how many rows one index scan yields (default 40), so it must
-                // cover the list; iterative scans keep going when filters drop rows.
+                let sql = postgres_vector_sql(self.shared.embedding_dims, filter, limit);
+                let (_, values) = filter_sql(filter, 2);
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pgvector::Vector::from(embedding.to_vec()));
+                let query = bind_filter!(query, &values);
+                // ef_search bounds how many rows one index scan yields, so it must cover the list.
+                // Each connection starts at SESSION_EF_SEARCH (`open.rs`); only a deeper list pays
+                // for a transaction and a `SET LOCAL`.
                 let ef_search = limit.clamp(40, 1000);
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
-                )))
-                .execute(&mut *transaction)
-                .await
-                .map_err(StoreError::query(op))?;
-                // The HNSW index is over half-precision copies (`embedding::halfvec(N)`, see the
-                // migration), so the ORDER BY names that expression; the list is then re-sorted by
-                // the exact f32 distance, which the query also returns.
-                let dims = self.shared.embedding_dims;
-                let sql = format!(
-                    "SELECT c.id, c.embedding <=> $1::vector({dims}) AS distance FROM memory_chunks c{} \
-                     WHERE c.embedding IS NOT NULL{filter_clause} \
-                     ORDER BY c.embedding::halfvec({dims}) <=> $1::vector({dims})::halfvec({dims}) LIMIT $2",
-                    documents_join(&filter_clause)
-                );
-                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(pgvector::Vector::from(embedding.to_vec()))
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX));
-                let mut rows: Vec<(i64, f64)> =
-                    bind_filter!(query, &values).fetch_all(&mut *transaction).await.map_err(StoreError::query(op))?;
-                transaction.commit().await.map_err(StoreError::query(op))?;
-                // A relaxed-order scan may return rows slightly out of order, and half precision
-                // may swap near-ties.
+                let mut rows: Vec<(i64, f64)> = if ef_search <= SESSION_EF_SEARCH {
+                    query.fetch_all(pool).await.map_err(StoreError::query(op))?
+                } else {
+                    let mut transaction = pool.begin().await.map_err(StoreError::query(op))?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef_search}")))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(StoreError::query(op))?;
+                    let rows = query.fetch_all(&mut *transaction).await.map_err(StoreError::query(op))?;
+                    transaction.commit().await.map_err(StoreError::query(op))?;
+                    rows
+                };
+                // The SQL sorts by exact distance already; sorting again costs nothing and keeps
+                // the order independent of the plan.
                 rows.sort_by(|left, right| left.1.total_cmp(&right.1).then(left.0.cmp(&right.0)));
+                rows.dedup_by_key(|row| row.0);
                 Ok(rows.into_iter().map(|(id, _)| ChunkId(id)).collect())
             }
             Db::Sqlite(pools) => {
@@ -325,6 +320,45 @@ impl Memory {
     fn db(&self) -> &Db {
         &self.shared.db
     }
+}
+
+/// The PostgreSQL vector ranking: the graph's nearest `limit` (`memory_chunk_ann`, HNSW over
+/// half-precision copies) UNION the queued tail (`memory_ann_pending`: chunks written since the
+/// graph last caught up, compared exactly), both re-sorted by the exact f32 distance stored on the
+/// chunk. So a chunk is found by vector the moment its transaction commits (`memory_ann.rs`).
+///
+/// The documents are joined only for a filter; then pgvector's iterative scan (a session default,
+/// `open.rs`) keeps walking the graph until the filter has passed `limit` rows. The limit is a
+/// literal, so a cached generic plan still sees how few rows are wanted and uses the index. The
+/// queued tail looks each chunk up by key (`LATERAL … OFFSET 0` keeps the planner from turning it
+/// into a hash join over every chunk): a queue emptied by a rebuild but not yet vacuumed looks
+/// large to the planner, and that hash join cost 17-27 ms at 100k chunks instead of 0.4.
+/// `$1` is the query vector; the filter's parameters follow.
+fn postgres_vector_sql(dims: usize, filter: &SearchFilter, limit: usize) -> String {
+    let (filter_clause, _) = filter_sql(filter, 2);
+    let join = documents_join(&filter_clause);
+    let query = format!("$1::vector({dims})");
+    let graph = if filter_clause.is_empty() {
+        format!(
+            "SELECT a.chunk_id FROM memory_chunk_ann a ORDER BY a.embedding <=> {query}::halfvec({dims}) LIMIT {limit}"
+        )
+    } else {
+        format!(
+            "SELECT a.chunk_id FROM memory_chunk_ann a JOIN memory_chunks c ON c.id = a.chunk_id{join} \
+             WHERE true{filter_clause} ORDER BY a.embedding <=> {query}::halfvec({dims}) LIMIT {limit}"
+        )
+    };
+    format!(
+        "SELECT id, distance FROM (\
+         SELECT chunk.id, chunk.embedding <=> {query} AS distance FROM memory_chunks chunk \
+         WHERE chunk.id IN ({graph}) AND chunk.embedding IS NOT NULL \
+         UNION \
+         (SELECT c.id, c.distance FROM memory_ann_pending p CROSS JOIN LATERAL \
+         (SELECT c.id, c.document_id, c.embedding <=> {query} AS distance FROM memory_chunks c \
+         WHERE c.id = p.chunk_id AND c.embedding IS NOT NULL OFFSET 0) c{join} WHERE true{filter_clause} \
+         ORDER BY distance LIMIT {limit})\
+         ) hits ORDER BY distance, id LIMIT {limit}"
+    )
 }
 
 fn candidate(

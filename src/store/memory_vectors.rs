@@ -4,7 +4,7 @@
 use crate::memory::embed::{EmbeddingSpace, ReembedError, ReembeddedChunk, StoreFuture, VectorStorePort};
 use crate::memory::embedding_input;
 
-use super::db::{BeginWrite, on_db, on_db_read};
+use super::db::{BeginWrite, Db, on_db, on_db_read};
 use super::memory::{Memory, VectorGeneration, bind_embedding_scalar};
 use super::memory_vector_cache::VectorChange;
 use super::{ChunkId, Settings, StoreError};
@@ -27,6 +27,7 @@ impl Memory {
 
     async fn clear_all_vectors(&self) -> Result<(), StoreError> {
         let op = "clear memory vectors";
+        let postgres = matches!(self.shared.db, Db::Postgres(_));
         let generations = on_db!(&self.shared.db, pool => {
             let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
             let before = transaction.vector_generation().await.map_err(StoreError::query(op))?;
@@ -39,6 +40,18 @@ impl Memory {
                 .execute(&mut *transaction)
                 .await
                 .map_err(StoreError::query(op))?;
+            if postgres {
+                // The graph and its queue empty with the vectors; counting the clear tells a
+                // rebuild that copied vectors before it that its copy is stale (`memory_ann.rs`).
+                // DELETE, not TRUNCATE: its ACCESS EXCLUSIVE lock could deadlock with a search.
+                for statement in [
+                    "DELETE FROM memory_ann_pending",
+                    "DELETE FROM memory_chunk_ann",
+                    "UPDATE memory_ann_state SET clears = clears + 1 WHERE id = 1",
+                ] {
+                    sqlx::query(statement).execute(&mut *transaction).await.map_err(StoreError::query(op))?;
+                }
+            }
             let after = transaction.vector_generation().await.map_err(StoreError::query(op))?;
             transaction.commit().await.map_err(StoreError::query(op))?;
             (before, after)
@@ -73,13 +86,29 @@ impl Memory {
         for chunk in chunks {
             self.check_dims(op, &chunk.embedding)?;
         }
+        // PostgreSQL writes a vector only where there is none (re-embedding clears them all first)
+        // and queues the chunk for the graph in the same statement, dropping any row the graph kept
+        // for it. Vectors then never change in place, which the background index relies on.
+        let sql = match self.shared.db {
+            Db::Postgres(_) => {
+                "WITH updated AS (UPDATE memory_chunks SET embedding_hash = $2, embedding = $3 \
+                 WHERE id = $1 AND embedding IS NULL RETURNING id, document_id), \
+                 unindexed AS (DELETE FROM memory_chunk_ann a USING updated u WHERE a.chunk_id = u.id), \
+                 queued AS (INSERT INTO memory_ann_pending (chunk_id) SELECT id FROM updated \
+                 ON CONFLICT (chunk_id) DO NOTHING) \
+                 SELECT document_id FROM updated"
+            }
+            Db::Sqlite(_) => {
+                "UPDATE memory_chunks SET embedding_hash = $2, embedding = $3 WHERE id = $1 RETURNING document_id"
+            }
+        };
         let (generations, documents) = on_db!(&self.shared.db, pool => {
             let mut transaction = pool.begin_write().await.map_err(StoreError::query(op))?;
             let before = transaction.vector_generation().await.map_err(StoreError::query(op))?;
             let mut documents = Vec::with_capacity(chunks.len());
             for chunk in chunks {
                 let query = sqlx::query_scalar(
-                    "UPDATE memory_chunks SET embedding_hash = $2, embedding = $3 WHERE id = $1 RETURNING document_id",
+                    sql,
                 )
                 .bind(chunk.chunk_id.0)
                 .bind(&chunk.embedding_hash);

@@ -20,6 +20,7 @@ mod job_batch;
 mod jobs;
 mod key_check;
 mod memory;
+mod memory_ann;
 mod memory_full_text;
 mod memory_pending;
 mod memory_search;
@@ -52,6 +53,7 @@ pub use jobs::{
 };
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
 pub use memory_full_text::FULL_TEXT_MERGE_AFTER_CHUNKS;
+pub use memory_ann::{AnnProgress, AnnSettings, REBUILD_MIN_PENDING, REBUILD_RATIO, rebuild_pays};
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;
 pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};

@@ -134,6 +134,19 @@ fn transaction_state_is_clean(connection: &mut sqlx::SqliteConnection) -> bool {
     clean
 }
 
+/// `hnsw.ef_search` every PostgreSQL connection starts with: it bounds how many rows one HNSW scan
+/// yields, and equals hybrid search's list depth (`candidates_per_list`, 50 by default), which is
+/// what each search set before. Each step up costs graph work on every search; a vector search
+/// that asks for more sets it for its own transaction (`memory_search.rs`).
+pub(crate) const SESSION_EF_SEARCH: usize = 50;
+
+/// Set once per connection, so a vector search is one statement instead of BEGIN, two `SET
+/// LOCAL`s, the query and COMMIT. The relaxed iterative scan keeps walking the graph when a
+/// filter drops rows; results are re-sorted by exact distance anyway.
+fn session_defaults() -> String {
+    format!("SET hnsw.ef_search = {SESSION_EF_SEARCH}; SET hnsw.iterative_scan = relaxed_order")
+}
+
 /// Connects with exponential backoff, logging one line per failed attempt.
 ///
 /// Wrong credentials and a missing database are final: retrying cannot fix them.
@@ -150,6 +163,11 @@ pub(crate) async fn open_postgres(
             .max_connections(config.max_connections.max(1))
             .min_connections(config.min_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(session_defaults())).execute(connection).await.map(|_| ())
+                })
+            })
             .connect_with(options.clone().application_name("chitin"))
             .await;
         let error = match result {

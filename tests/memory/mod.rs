@@ -12,3 +12,4 @@ mod memory_quality;
 mod memory_ranking;
 mod memory_reembed;
 mod memory_store_search;
+mod memory_vector_index;

@@ -2,6 +2,7 @@
 
 pub mod job_worker;
 pub mod memory_indexer;
+pub mod memory_vector_indexer;
 pub mod repairer;
 pub mod sandbox_pool;
 pub mod scheduler;

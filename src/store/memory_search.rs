@@ -198,7 +198,10 @@ impl Memory {
                 // The SQL sorts by exact distance already; sorting again costs nothing and keeps
                 // the order independent of the plan.
                 rows.sort_by(|left, right| left.1.total_cmp(&right.1).then(left.0.cmp(&right.0)));
-                rows.dedup_by_key(|row| row.0);
+                // A chunk briefly both in the graph and queued comes twice (half-precision and f32
+                // distance): keep its nearer entry.
+                let mut seen = HashSet::with_capacity(rows.len());
+                rows.retain(|row| seen.insert(row.0));
                 Ok(rows.into_iter().map(|(id, _)| ChunkId(id)).collect())
             }
             Db::Sqlite(pools) => {
@@ -324,8 +327,13 @@ impl Memory {
 
 /// The PostgreSQL vector ranking: the graph's nearest `limit` (`memory_chunk_ann`, HNSW over
 /// half-precision copies) UNION the queued tail (`memory_ann_pending`: chunks written since the
-/// graph last caught up, compared exactly), both re-sorted by the exact f32 distance stored on the
-/// chunk. So a chunk is found by vector the moment its transaction commits (`memory_ann.rs`).
+/// graph last caught up, compared exactly with the f32 vector on the chunk), sorted by distance.
+/// So a chunk is found by vector the moment its transaction commits (`memory_ann.rs`).
+///
+/// Graph hits keep the distance of their half-precision copy, read from the graph table's own row
+/// (which the index scan fetches anyway). Re-reading each hit's f32 vector from `memory_chunks`
+/// meant a key lookup, a heap page and a TOAST lookup per hit; half precision moves a cosine
+/// distance by about 1e-4, far less than what separates results worth ranking apart.
 ///
 /// The documents are joined only for a filter; then pgvector's iterative scan (a session default,
 /// `open.rs`) keeps walking the graph until the filter has passed `limit` rows. The limit is a
@@ -338,20 +346,19 @@ fn postgres_vector_sql(dims: usize, filter: &SearchFilter, limit: usize) -> Stri
     let (filter_clause, _) = filter_sql(filter, 2);
     let join = documents_join(&filter_clause);
     let query = format!("$1::vector({dims})");
+    let half = format!("a.embedding <=> {query}::halfvec({dims})");
     let graph = if filter_clause.is_empty() {
-        format!(
-            "SELECT a.chunk_id FROM memory_chunk_ann a ORDER BY a.embedding <=> {query}::halfvec({dims}) LIMIT {limit}"
-        )
+        format!("SELECT a.chunk_id AS id, {half} AS distance FROM memory_chunk_ann a ORDER BY {half} LIMIT {limit}")
     } else {
         format!(
-            "SELECT a.chunk_id FROM memory_chunk_ann a JOIN memory_chunks c ON c.id = a.chunk_id{join} \
-             WHERE true{filter_clause} ORDER BY a.embedding <=> {query}::halfvec({dims}) LIMIT {limit}"
+            "SELECT a.chunk_id AS id, {half} AS distance FROM memory_chunk_ann a \
+             JOIN memory_chunks c ON c.id = a.chunk_id{join} \
+             WHERE true{filter_clause} ORDER BY {half} LIMIT {limit}"
         )
     };
     format!(
         "SELECT id, distance FROM (\
-         SELECT chunk.id, chunk.embedding <=> {query} AS distance FROM memory_chunks chunk \
-         WHERE chunk.id IN ({graph}) AND chunk.embedding IS NOT NULL \
+         ({graph}) \
          UNION \
          (SELECT c.id, c.distance FROM memory_ann_pending p CROSS JOIN LATERAL \
          (SELECT c.id, c.document_id, c.embedding <=> {query} AS distance FROM memory_chunks c \

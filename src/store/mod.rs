@@ -52,8 +52,8 @@ pub use jobs::{
     LeaseCheck, NOTIFY_CHANNEL, NewJob, StoredJob,
 };
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
-pub use memory_full_text::FULL_TEXT_MERGE_AFTER_CHUNKS;
 pub use memory_ann::{AnnProgress, AnnSettings, REBUILD_MIN_PENDING, REBUILD_RATIO, rebuild_pays};
+pub use memory_full_text::FULL_TEXT_MERGE_AFTER_CHUNKS;
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;
 pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};

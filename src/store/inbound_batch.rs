@@ -334,48 +334,26 @@ pub(crate) async fn record_one(pool: &PgPool, row: &InboundRow) -> Result<Inboun
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Connection;
-
     use super::{FIND_EXISTING, INSERT_BATCH, INSERT_INTO_KNOWN};
-
-    async fn run(connection: &mut sqlx::PgConnection, sql: String) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection).await.unwrap();
-    }
+    use crate::store::generic_plans::generic_plans;
 
     /// PostgreSQL keeps a prepared statement's generic plan, made when the tables were small, until they are
     /// analyzed again; a sequential scan chosen then reads the whole table in every later batch. On a fresh,
     /// empty schema the generic plans must therefore already reach both tables through their indexes.
     #[tokio::test]
     async fn batch_statements_reach_messages_and_conversations_by_index_in_generic_plans() {
-        let Some(base_url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
-            eprintln!("SKIP: DATABASE_URL is unset");
-            return;
-        };
-        let schema = format!("plans_{}", std::process::id());
-        let mut connection = sqlx::PgConnection::connect(&base_url).await.unwrap();
-        run(&mut connection, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await;
-        run(&mut connection, format!("SET search_path = {schema}, public")).await;
-        sqlx::migrate!("./migrations/postgres").run(&mut connection).await.unwrap();
-        run(&mut connection, "SET plan_cache_mode = force_generic_plan".to_owned()).await;
         let batch_arguments = "text[], text[], text[], text[], bytea[], bigint";
+        let batch_values = "NULL, NULL, NULL, NULL, NULL, 0";
         let statements = [
-            ("known", INSERT_INTO_KNOWN, batch_arguments, "NULL, NULL, NULL, NULL, NULL, 0"),
-            ("new", INSERT_BATCH, batch_arguments, "NULL, NULL, NULL, NULL, NULL, 0"),
-            ("find", FIND_EXISTING, "text[], text[]", "NULL, NULL"),
+            (INSERT_INTO_KNOWN, batch_arguments, batch_values),
+            (INSERT_BATCH, batch_arguments, batch_values),
+            (FIND_EXISTING, "text[], text[]", "NULL, NULL"),
         ];
-        for (name, sql, arguments, values) in statements {
-            run(&mut connection, format!("PREPARE {name}({arguments}) AS {sql}")).await;
-            let plan: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE {name}({values})")))
-                    .fetch_all(&mut connection)
-                    .await
-                    .unwrap();
-            let plan = plan.join("\n");
+        let Some(plans) = generic_plans("inbound", &statements).await else { return };
+        for (name, plan) in ["known", "new", "find"].iter().zip(plans) {
             for table in ["messages", "conversations"] {
                 assert!(!plan.contains(&format!("Seq Scan on {table}")), "{name} scans {table}:\n{plan}");
             }
         }
-        run(&mut connection, format!("DROP SCHEMA {schema} CASCADE")).await;
-        connection.close().await.unwrap();
     }
 }

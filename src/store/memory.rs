@@ -22,12 +22,13 @@ macro_rules! chunk_ids_of {
 const INSERT_BATCH: usize = 200;
 
 /// Most bytes of chunk data one INSERT sends to PostgreSQL. sqlx 0.9.0 no longer sets
-/// `TCP_NODELAY` (sqlx issue #4335, fixed upstream after 0.9.0), so a message larger than what
-/// the first write puts on the wire (the socket starts with a 16 KB send buffer, sqlx writes in
-/// 8 KB pieces) waits for the server's delayed ACK: 40 ms per statement over TCP. A 10-chunk
-/// document with vectors is ~22 KB, which held indexing over `127.0.0.1` at 226-256 chunks/s
-/// against 2,749-3,147 over the Unix socket. Keeping each statement under one piece costs a
-/// round trip per ~3 chunks instead.
+/// `TCP_NODELAY` (sqlx issue #4335, fixed upstream after 0.9.0). sqlx writes a message with one
+/// `write`; what the socket's send buffer (16 KB to start with) cannot take goes out only after
+/// the server acknowledges the first part, and the server delays that ACK by 40 ms while it waits
+/// for the rest of the message. A 10-chunk document with vectors is ~22 KB, which held indexing
+/// over `127.0.0.1` at 226-256 chunks/s against 2,749-3,147 over the Unix socket. With 7 KB
+/// (about 3 chunks with vectors) the bench indexed 1,841-2,316 chunks/s over TCP; 12 KB (fewer
+/// statements) measured no better (1,809-1,890), so the smaller, safer size stays.
 const POSTGRES_INSERT_BYTES: usize = 7 * 1024;
 
 /// Splits `chunks` into consecutive batches of at most [`INSERT_BATCH`] chunks and, when

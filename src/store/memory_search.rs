@@ -401,40 +401,19 @@ mod tests {
         assert_eq!(values.len(), 3);
     }
 
-    async fn run(connection: &mut sqlx::PgConnection, sql: String) {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection).await.unwrap();
-    }
-
     /// A prepared statement's generic plan is made once and kept; made while the tables are small, a
     /// sequential scan would read every chunk on every later search. On a fresh, empty schema the
     /// generic plans must already reach chunks and documents through their keys.
     #[tokio::test]
     async fn chunk_details_reach_chunks_and_documents_by_key_in_generic_plans() {
-        use sqlx::Connection;
-        let Some(base_url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
-            eprintln!("SKIP: DATABASE_URL is unset");
-            return;
-        };
-        let schema = format!("detail_plans_{}", std::process::id());
-        let mut connection = sqlx::PgConnection::connect(&base_url).await.unwrap();
-        run(&mut connection, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await;
-        run(&mut connection, format!("SET search_path = {schema}, public")).await;
-        sqlx::migrate!("./migrations/postgres").run(&mut connection).await.unwrap();
-        run(&mut connection, "SET plan_cache_mode = force_generic_plan".to_owned()).await;
-        for (name, sql) in [("details", PG_CHUNK_DETAILS), ("details_vectors", PG_CHUNK_DETAILS_WITH_VECTORS)] {
-            run(&mut connection, format!("PREPARE {name}(bigint[]) AS {sql}")).await;
-            let plan: Vec<String> =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE {name}('{{1,2,3}}')")))
-                    .fetch_all(&mut connection)
-                    .await
-                    .unwrap();
-            let plan = plan.join("\n");
+        let statements =
+            [(PG_CHUNK_DETAILS, "bigint[]", "'{1,2,3}'"), (PG_CHUNK_DETAILS_WITH_VECTORS, "bigint[]", "'{1,2,3}'")];
+        let Some(plans) = crate::store::generic_plans::generic_plans("details", &statements).await else { return };
+        for (name, plan) in ["details", "details with vectors"].iter().zip(plans) {
             for table in ["memory_chunks", "memory_documents"] {
                 assert!(!plan.contains(&format!("Seq Scan on {table}")), "{name} scans {table}:\n{plan}");
             }
             assert!(plan.contains("memory_chunks_pkey"), "{name} does not use the chunk key:\n{plan}");
         }
-        run(&mut connection, format!("DROP SCHEMA {schema} CASCADE")).await;
-        connection.close().await.unwrap();
     }
 }

@@ -12,6 +12,8 @@ mod conversations;
 mod db;
 mod error;
 mod export;
+#[cfg(test)]
+mod generic_plans;
 mod group_commit;
 mod ids;
 mod inbound;

@@ -7,6 +7,7 @@
 //! (`CHITIN_MODEL_DIR`, or `target/models/all-MiniLM-L6-v2`); without them they are skipped.
 //! `CHITIN_BENCH_CHUNKS=2000,10000` measures other corpus sizes (a quick check in a debug build);
 //! `CHITIN_BENCH_BACKENDS=sqlite` or `=postgres` runs the search figures of one backend only.
+//! `CHITIN_BENCH_KEEP_SCHEMA=1` leaves the PostgreSQL schema in place, to study its queries in psql.
 //!
 //! The search corpus is synthetic. Documents are generated with a seeded generator from a word
 //! list (150 common English words and 6,000 made-up words, drawn with Zipf frequencies as in
@@ -342,6 +343,12 @@ async fn postgres_store(data_dir: &Path, label: &str) -> Option<BenchStore> {
 impl BenchStore {
     async fn close(self) {
         self.store.close().await;
+        if let Some((_, schema)) = &self.postgres_schema
+            && std::env::var_os("CHITIN_BENCH_KEEP_SCHEMA").is_some()
+        {
+            println!("  kept PostgreSQL schema {schema} (CHITIN_BENCH_KEEP_SCHEMA)");
+            return;
+        }
         if let Some((base_url, schema)) = self.postgres_schema {
             let mut connection = sqlx::PgConnection::connect(&base_url).await.expect("connect postgres");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
@@ -350,6 +357,28 @@ impl BenchStore {
                 .expect("drop bench schema");
         }
     }
+}
+
+/// Brings the bench schema to the state a server settles into after a bulk load, before search
+/// latency is measured: autovacuum would vacuum and analyse the freshly written tables (setting
+/// hint bits and visibility, which every first read otherwise does, dirtying pages), and the
+/// checkpointer would write the load's dirty pages out. Without it the searches share the two
+/// cores with that write-back. The test server runs with autovacuum off, so the bench does both.
+async fn settle_postgres(base_url: &str, schema: &str) {
+    let started = Instant::now();
+    let mut connection = sqlx::PgConnection::connect(base_url).await.expect("connect postgres");
+    let tables = ["memory_documents", "memory_chunks", "memory_chunk_terms", "memory_chunk_ann", "memory_ann_pending"]
+        .map(|table| format!("{schema}.{table}"))
+        .join(", ");
+    // Two statements, not one string: several in one message run as one transaction, and VACUUM refuses that.
+    for statement in [format!("VACUUM (ANALYZE) {tables}"), "CHECKPOINT".to_string()] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await.expect("vacuum and checkpoint");
+    }
+    connection.close().await.expect("close");
+    println!(
+        "  postgres search figures below follow VACUUM (ANALYZE) and CHECKPOINT, as autovacuum and the checkpointer would settle a bulk load ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 async fn service(store: &Store, embedder: Arc<dyn Embedder>, workspace: PathBuf) -> MemoryService {
@@ -485,8 +514,9 @@ async fn search_and_indexing(backend: BenchStore, workspace: PathBuf) {
             elapsed.as_secs_f64(),
             load()
         );
-        if backend.name == "postgres" {
+        if let Some((base_url, schema)) = &backend.postgres_schema {
             catch_up_vector_index(&memory, from, stored).await;
+            settle_postgres(base_url, schema).await;
         }
         measure_search(&memory, &queries, stored, backend.name).await;
     }

@@ -145,14 +145,16 @@ impl MemoryService {
         let span = tracing::debug_span!("index_document", path, bytes = text.len());
         let _entered = span.enter();
         let content_hash = self.content_hash(text);
-        let stored_hash = self.store.document_hash(path).await?;
+        // Both reads at once: one round trip's wait instead of two.
+        let (stored_hash, embedder) = tokio::join!(self.store.document_hash(path), self.vector_embedder());
+        let stored_hash = stored_hash?;
         if stored_hash.as_deref() == Some(content_hash.as_str()) {
             return Ok(IndexOutcome::Unchanged);
         }
         let chunks = chunk_markdown(text, &self.chunking);
         // While stored vectors are from another model, new chunks get none: `sync_vectors`
         // embeds them with everything else, so the index never mixes two models.
-        let (vectors, hashes, embedded) = match self.vector_embedder().await? {
+        let (vectors, hashes, embedded) = match embedder? {
             Some(embedder) => self.embed_chunks(embedder, path, stored_hash.is_some(), &chunks).await?,
             None => (vec![None; chunks.len()], vec![None; chunks.len()], 0),
         };
@@ -256,17 +258,18 @@ impl MemoryService {
             Err(QueryError::Empty) => return Ok(Vec::new()),
         };
         let depth = self.ranking.candidates_per_list.max(limit);
-        // The two rankings are independent: run them at once, so a search costs the slower of the
-        // two (the database works on the full-text query while the query is embedded and the
-        // vectors are searched) instead of their sum.
-        let (fts, vector) =
-            tokio::join!(self.store.rank_text(&query, filter, depth), self.rank_vector(&query, filter, depth));
-        let (fts, vector) = (fts?, vector?);
-        let mut ids = fts.clone();
-        ids.extend(vector.iter().copied());
-        ids.sort_unstable();
-        ids.dedup();
-        let candidates = self.store.chunk_details(&ids, self.ranking.mmr_lambda.is_some()).await?;
+        let with_vectors = self.ranking.mmr_lambda.is_some();
+        // The two rankings are independent: run them at once, each reading the details of its own
+        // chunks with it, so a search costs the slower of the two (the database works on the
+        // full-text query while the query is embedded and the vectors are searched) instead of
+        // their sum plus a details read after both.
+        let text = self.store.rank_text_with_details(&query, filter, depth, with_vectors);
+        let (text, vector) = tokio::join!(text, self.rank_vector(&query, filter, depth, with_vectors));
+        let (text, vector) = (text?, vector?);
+        let (fts, mut candidates) = (text.ids, text.details);
+        // A chunk in both lists was read twice; either copy will do.
+        candidates.extend(vector.details);
+        let vector = vector.ids;
         let query_terms = query.terms();
         let input = HybridInput {
             fts: &fts,
@@ -280,22 +283,27 @@ impl MemoryService {
         Ok(rank_hybrid(&input, &ranking))
     }
 
-    /// The vector ranking for `query`; empty without an embedder whose vectors may be used.
+    /// The vector ranking for `query` with its chunks' details; empty without an embedder whose
+    /// vectors may be used.
     async fn rank_vector(
         &self,
         query: &SearchQuery,
         filter: &SearchFilter,
         depth: usize,
-    ) -> Result<Vec<store::ChunkId>, MemoryError> {
-        let embedder = self.vector_embedder().await?;
-        if embedder.is_none() && self.embedder.is_some() {
+        with_vectors: bool,
+    ) -> Result<store::RankedCandidates, MemoryError> {
+        let Some(embedder) = self.embedder.as_deref() else { return Ok(Default::default()) };
+        // The query is embedded while the stored space is read, and the vector is dropped when
+        // the two do not match: the read is then off the search's path.
+        let input = [query.text().to_string()];
+        let (stored, query_vector) = tokio::join!(self.store.embedding_space(), embedder.embed(&input));
+        if stored?.as_ref() != Some(&EmbeddingSpace::of(embedder)) {
             tracing::warn!("stored vectors are not from the configured embedder yet; searching full text only");
+            return Ok(Default::default());
         }
-        let Some(embedder) = embedder else { return Ok(Vec::new()) };
-        let query_vector = embedder.embed(&[query.text().to_string()]).await?;
-        match query_vector.first() {
-            Some(vector) => Ok(self.store.rank_vector(vector, filter, depth).await?),
-            None => Ok(Vec::new()),
+        match query_vector?.first() {
+            Some(vector) => Ok(self.store.rank_vector_with_details(vector, filter, depth, with_vectors).await?),
+            None => Ok(Default::default()),
         }
     }
 

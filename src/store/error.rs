@@ -178,7 +178,14 @@ impl StoreError {
 }
 
 /// Transient: the connection or server went away, or a lock/serialization conflict.
+///
+/// Every place that sorts a driver error comes through here, so this is also where a lost
+/// connection is noted ([`super::connection_loss::note`]): the pools then check the connections
+/// that sat idle through it before handing them out.
 pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
+    if is_connection_loss(error) {
+        super::connection_loss::note();
+    }
     match error {
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Protocol(_) => true,
@@ -190,6 +197,19 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
             let code = db.code().unwrap_or_default();
             code.starts_with("08")
                 || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "53300" | "55P03")
+        }
+        _ => false,
+    }
+}
+
+/// The socket or the server session is gone: an I/O or TLS failure, a broken protocol stream, or
+/// PostgreSQL's connection-exception (08) and shutdown (57P01–57P03) codes.
+fn is_connection_loss(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) if sqlite_code(error).is_none() => {
+            let code = db.code().unwrap_or_default();
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
         }
         _ => false,
     }

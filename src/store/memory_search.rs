@@ -20,6 +20,28 @@ const GENERATION_SQL: &str = "SELECT generation FROM memory_vector_generation WH
 /// (chunk id, path, text, source, updated at, embedding in the backend's column type).
 type DetailRow<Vector> = (i64, String, String, String, i64, Option<Vector>);
 
+/// (chunk id, ranking key, path, text, source, updated at, embedding) from PostgreSQL.
+type RankedDetailRow = (i64, f64, String, String, String, i64, Option<pgvector::Vector>);
+
+/// One ranking, best first, with the details of the chunks in it.
+#[derive(Debug, Default)]
+pub struct RankedCandidates {
+    pub ids: Vec<ChunkId>,
+    pub details: HashMap<ChunkId, CandidateChunk>,
+}
+
+impl RankedCandidates {
+    fn from_rows(rows: Vec<RankedDetailRow>) -> Self {
+        let mut ranked = Self { ids: Vec::with_capacity(rows.len()), details: HashMap::with_capacity(rows.len()) };
+        for (id, _, path, text, source, updated_at_ms, embedding) in rows {
+            let embedding = embedding.map(|vector| vector.to_vec());
+            ranked.ids.push(ChunkId(id));
+            ranked.details.insert(ChunkId(id), candidate(path, text, source, updated_at_ms, embedding));
+        }
+        ranked
+    }
+}
+
 /// Chunk details on PostgreSQL, for an array of chunk ids: one statement whatever the count (an
 /// `IN ($1 … $100)` list was planned afresh on every search, 0.6–0.8 ms), reaching each chunk
 /// and its document through their primary keys (`LATERAL … LIMIT 1`), so that no generic plan
@@ -120,18 +142,9 @@ impl Memory {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows: Vec<(i64,)> = match self.db() {
             Db::Postgres(pool) => {
-                // `websearch_to_tsquery` never fails on user text; `or` between terms is its OR.
-                let expression = terms.join(" or ");
-                // `memory_chunk_terms` holds only what ranking reads (see its migration); it
-                // carries `document_id`, so a filter joins the documents without the chunks.
-                let join =
-                    if filter_clause.is_empty() { "" } else { " JOIN memory_documents d ON d.id = t.document_id" };
-                let sql = format!(
-                    "SELECT t.chunk_id FROM memory_chunk_terms t{join}, \
-                     websearch_to_tsquery('english', $1) q WHERE t.tsv @@ q{filter_clause} \
-                     ORDER BY ts_rank(t.tsv, q, 1) DESC, t.chunk_id LIMIT $2"
-                );
-                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expression).bind(limit);
+                let sql =
+                    format!("SELECT id FROM ({}) ranked ORDER BY key DESC, id", postgres_text_sql(&filter_clause));
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(postgres_text_expression(&terms)).bind(limit);
                 bind_filter!(query, &values).fetch_all(pool).await
             }
             Db::Sqlite(pools) => {
@@ -176,33 +189,10 @@ impl Memory {
         match self.db() {
             Db::Postgres(pool) => {
                 let sql = postgres_vector_sql(self.shared.embedding_dims, filter, limit);
-                let (_, values) = filter_sql(filter, 2);
-                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(pgvector::Vector::from(embedding.to_vec()));
-                let query = bind_filter!(query, &values);
-                // ef_search bounds how many rows one index scan yields, so it must cover the list.
-                // Each connection starts at SESSION_EF_SEARCH (`open.rs`); only a deeper list pays
-                // for a transaction and a `SET LOCAL`.
-                let ef_search = limit.clamp(40, 1000);
-                let mut rows: Vec<(i64, f64)> = if ef_search <= SESSION_EF_SEARCH {
-                    query.fetch_all(pool).await.map_err(StoreError::query(op))?
-                } else {
-                    let mut transaction = pool.begin().await.map_err(StoreError::query(op))?;
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef_search}")))
-                        .execute(&mut *transaction)
-                        .await
-                        .map_err(StoreError::query(op))?;
-                    let rows = query.fetch_all(&mut *transaction).await.map_err(StoreError::query(op))?;
-                    transaction.commit().await.map_err(StoreError::query(op))?;
-                    rows
-                };
-                // The SQL sorts by exact distance already; sorting again costs nothing and keeps
-                // the order independent of the plan.
-                rows.sort_by(|left, right| left.1.total_cmp(&right.1).then(left.0.cmp(&right.0)));
-                // A chunk briefly both in the graph and queued comes twice (half-precision and f32
-                // distance): keep its nearer entry.
-                let mut seen = HashSet::with_capacity(rows.len());
-                rows.retain(|row| seen.insert(row.0));
-                Ok(rows.into_iter().map(|(id, _)| ChunkId(id)).collect())
+                let rows: Vec<(i64, f64)> = fetch_postgres_vector_ranking(pool, &sql, embedding, filter, limit)
+                    .await
+                    .map_err(StoreError::query(op))?;
+                Ok(nearest_first(rows, |row| (row.0, row.1)).into_iter().map(|(id, _)| ChunkId(id)).collect())
             }
             Db::Sqlite(pools) => {
                 let documents = if *filter == SearchFilter::default() {
@@ -240,6 +230,66 @@ impl Memory {
         }
     }
 
+    /// [`Self::rank_text`] with the details of every ranked chunk (as [`Self::chunk_details`]).
+    /// PostgreSQL reads them in the ranking's own statement, by key, for the listed chunks only:
+    /// a hybrid search then waits for one statement per ranking instead of a third afterwards.
+    pub async fn rank_text_with_details(
+        &self,
+        query: &SearchQuery,
+        filter: &SearchFilter,
+        limit: usize,
+        with_vectors: bool,
+    ) -> Result<RankedCandidates, StoreError> {
+        let terms = query.terms();
+        match self.db() {
+            Db::Postgres(pool) if !terms.is_empty() && limit > 0 => {
+                let (filter_clause, values) = filter_sql(filter, 3);
+                let sql =
+                    postgres_with_details_sql(&postgres_text_sql(&filter_clause), with_vectors, "r.key DESC, r.id");
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(postgres_text_expression(&terms)).bind(limit);
+                let rows: Vec<RankedDetailRow> = bind_filter!(query, &values)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(StoreError::query("rank memory text with details"))?;
+                Ok(RankedCandidates::from_rows(rows))
+            }
+            _ => {
+                let ids = self.rank_text(query, filter, limit).await?;
+                let details = self.chunk_details(&ids, with_vectors).await?;
+                Ok(RankedCandidates { ids, details })
+            }
+        }
+    }
+
+    /// [`Self::rank_vector`] with the details of every ranked chunk, read in the same statement on
+    /// PostgreSQL (see [`Self::rank_text_with_details`]).
+    pub async fn rank_vector_with_details(
+        &self,
+        embedding: &[f32],
+        filter: &SearchFilter,
+        limit: usize,
+        with_vectors: bool,
+    ) -> Result<RankedCandidates, StoreError> {
+        let op = "rank memory vectors with details";
+        self.check_dims(op, embedding)?;
+        match self.db() {
+            Db::Postgres(pool) if limit > 0 => {
+                let ranking = postgres_vector_sql(self.shared.embedding_dims, filter, limit);
+                let sql = postgres_with_details_sql(&ranking, with_vectors, "r.key, r.id");
+                let rows: Vec<RankedDetailRow> = fetch_postgres_vector_ranking(pool, &sql, embedding, filter, limit)
+                    .await
+                    .map_err(StoreError::query(op))?;
+                Ok(RankedCandidates::from_rows(nearest_first(rows, |row| (row.0, row.1))))
+            }
+            _ => {
+                let ids = self.rank_vector(embedding, filter, limit).await?;
+                let details = self.chunk_details(&ids, with_vectors).await?;
+                Ok(RankedCandidates { ids, details })
+            }
+        }
+    }
+
     /// Path, text, source and date of each chunk in `ids` that still exists, and its vector when
     /// `with_vectors` (only MMR needs them: reading them costs a TOAST lookup per chunk on
     /// PostgreSQL and 1.5 KB per chunk on both).
@@ -250,6 +300,9 @@ impl Memory {
     ) -> Result<HashMap<ChunkId, CandidateChunk>, StoreError> {
         let op = "read memory chunk details";
         let mut details = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(details);
+        }
         match self.db() {
             Db::Postgres(pool) => {
                 let sql = if with_vectors { PG_CHUNK_DETAILS_WITH_VECTORS } else { PG_CHUNK_DETAILS };
@@ -325,6 +378,82 @@ impl Memory {
     }
 }
 
+/// `websearch_to_tsquery` never fails on user text; `or` between terms is its OR.
+fn postgres_text_expression(terms: &[String]) -> String {
+    terms.join(" or ")
+}
+
+/// The full-text ranking on PostgreSQL as rows of (`id`, `key`: the rank), best first, for
+/// `$1` (the terms, [`postgres_text_expression`]), `$2` (the limit) and the filter from `$3`.
+///
+/// `memory_chunk_terms` holds only what ranking reads (see its migration); it carries
+/// `document_id`, so a filter joins the documents without the chunks.
+fn postgres_text_sql(filter_clause: &str) -> String {
+    let join = if filter_clause.is_empty() { "" } else { " JOIN memory_documents d ON d.id = t.document_id" };
+    format!(
+        "SELECT t.chunk_id AS id, ts_rank(t.tsv, q, 1)::float8 AS key FROM memory_chunk_terms t{join}, \
+         websearch_to_tsquery('english', $1) q WHERE t.tsv @@ q{filter_clause} \
+         ORDER BY key DESC, t.chunk_id LIMIT $2"
+    )
+}
+
+/// A ranking's rows (`id`, `key`) with each chunk's details, every chunk and document reached
+/// through its primary key (`LATERAL … LIMIT 1`, as [`PG_CHUNK_DETAILS`] and for the same
+/// reason), ordered by `order` over `r.key` and `r.id`. A chunk deleted since it was ranked drops out.
+fn postgres_with_details_sql(ranking: &str, with_vectors: bool, order: &str) -> String {
+    let (chunk_vector, vector) = if with_vectors { (", embedding", "c.embedding") } else { ("", "NULL::vector") };
+    format!(
+        "SELECT r.id, r.key, d.path, c.content, d.source, d.updated_at_ms, {vector} FROM ({ranking}) r \
+         CROSS JOIN LATERAL (SELECT document_id, content{chunk_vector} FROM memory_chunks WHERE id = r.id LIMIT 1) c \
+         CROSS JOIN LATERAL (SELECT path, source, updated_at_ms FROM memory_documents WHERE id = c.document_id LIMIT 1) d \
+         ORDER BY {order}"
+    )
+}
+
+/// Runs a vector ranking statement built on [`postgres_vector_sql`] (the query vector is `$1`,
+/// the filter from `$2`).
+async fn fetch_postgres_vector_ranking<Row>(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    embedding: &[f32],
+    filter: &SearchFilter,
+    limit: usize,
+) -> Result<Vec<Row>, sqlx::Error>
+where
+    Row: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    let (_, values) = filter_sql(filter, 2);
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).bind(pgvector::Vector::from(embedding.to_vec()));
+    let query = bind_filter!(query, &values);
+    // ef_search bounds how many rows one index scan yields, so it must cover the list. Each
+    // connection starts at SESSION_EF_SEARCH (`open.rs`); only a deeper list pays for a
+    // transaction and a `SET LOCAL`.
+    let ef_search = limit.clamp(40, 1000);
+    if ef_search <= SESSION_EF_SEARCH {
+        return query.fetch_all(pool).await;
+    }
+    let mut transaction = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef_search}")))
+        .execute(&mut *transaction)
+        .await?;
+    let rows = query.fetch_all(&mut *transaction).await?;
+    transaction.commit().await?;
+    Ok(rows)
+}
+
+/// Vector ranking rows nearest first, each chunk once. The SQL sorts by distance already; sorting
+/// again costs nothing and keeps the order independent of the plan. A chunk briefly both in the
+/// graph and queued comes twice (half-precision and f32 distance): its nearer entry is kept.
+fn nearest_first<Row>(mut rows: Vec<Row>, key: impl Fn(&Row) -> (i64, f64)) -> Vec<Row> {
+    rows.sort_by(|left, right| {
+        let (left, right) = (key(left), key(right));
+        left.1.total_cmp(&right.1).then(left.0.cmp(&right.0))
+    });
+    let mut seen = HashSet::with_capacity(rows.len());
+    rows.retain(|row| seen.insert(key(row).0));
+    rows
+}
+
 /// The PostgreSQL vector ranking: the graph's nearest `limit` (`memory_chunk_ann`, HNSW over
 /// half-precision copies) UNION the queued tail (`memory_ann_pending`: chunks written since the
 /// graph last caught up, compared exactly with the f32 vector on the chunk), sorted by distance.
@@ -357,7 +486,7 @@ fn postgres_vector_sql(dims: usize, filter: &SearchFilter, limit: usize) -> Stri
         )
     };
     format!(
-        "SELECT id, distance FROM (\
+        "SELECT id, distance AS key FROM (\
          ({graph}) \
          UNION \
          (SELECT c.id, c.distance FROM memory_ann_pending p CROSS JOIN LATERAL \

@@ -8,6 +8,7 @@ mod addresses;
 mod audit;
 mod columns;
 mod config;
+mod connection_loss;
 mod conversations;
 mod db;
 mod error;
@@ -56,6 +57,7 @@ pub use jobs::{
 pub use memory::{DocumentSummary, DocumentWrite, Memory, NewChunk, NewDocument};
 pub use memory_ann::{AnnProgress, AnnSettings, REBUILD_MIN_PENDING, REBUILD_RATIO, rebuild_pays};
 pub use memory_full_text::FULL_TEXT_MERGE_AFTER_CHUNKS;
+pub use memory_search::RankedCandidates;
 pub use migrate::MigrationStatus;
 pub use open::DEFAULT_SQLITE_FILE;
 pub use outbox::{Outbox, OutboxItem, QueuedReply, ReplyOutcome};

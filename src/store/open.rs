@@ -97,14 +97,18 @@ pub(crate) async fn open_sqlite(
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .test_before_acquire(false)
         .before_acquire(|connection, _| Box::pin(async move { Ok(transaction_state_is_clean(connection)) }))
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.clone())
         .await
         .map_err(open_error)?;
+    // No ping when a connection is handed out: a connection to a local file does not go stale,
+    // and each ping is a hand-off to the connection's worker thread and back.
     let reader = match SqlitePoolOptions::new()
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.pragma("cache_size", READER_CACHE_SIZE))
         .await
@@ -147,6 +151,21 @@ fn session_defaults() -> String {
     format!("SET hnsw.ef_search = {SESSION_EF_SEARCH}; SET hnsw.iterative_scan = relaxed_order")
 }
 
+/// A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
+
+/// Pings a PostgreSQL connection that may have been cut while it sat idle: idle long enough for a
+/// server restart or an idle timeout on the way to go unnoticed, or idle since before this process
+/// last saw a connection die. An error makes the pool drop it and hand out another. sqlx pings on
+/// every hand-out by default: a round trip before every statement a busy store runs.
+async fn ping_if_idle(connection: &mut sqlx::PgConnection, idle_for: Duration) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    if idle_for < PING_AFTER_IDLE && !super::connection_loss::idle_through_a_loss(idle_for) {
+        return Ok(());
+    }
+    connection.ping().await
+}
+
 /// Connects with exponential backoff, logging one line per failed attempt.
 ///
 /// Wrong credentials and a missing database are final: retrying cannot fix them.
@@ -163,6 +182,10 @@ pub(crate) async fn open_postgres(
             .max_connections(config.max_connections.max(1))
             .min_connections(config.min_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move { ping_if_idle(connection, metadata.idle_for).await.map(|()| true) })
+            })
             .after_connect(|connection, _| {
                 Box::pin(async move {
                     sqlx::raw_sql(sqlx::AssertSqlSafe(session_defaults())).execute(connection).await.map(|_| ())

@@ -22,6 +22,8 @@ on_both_backends!(
     a_reembed_embeds_what_indexing_embeds_and_records_its_hash,
     vector_search_follows_writes_deletes_reembeds_and_other_processes,
     bad_files_and_queries_are_refused_cleanly,
+    concurrent_writers_of_one_new_path_leave_one_whole_version,
+    rankings_with_details_match_rankings_then_details,
 );
 
 async fn service(
@@ -371,4 +373,84 @@ async fn postgres_merges_full_text_pending_entries_as_chunks_stream_in() {
     let hits = search(&service, &format!("parcel{last}")).await;
     assert_eq!(hits.first().map(|hit| hit.text.as_str()), Some(texts[last].as_str()));
     t.drop_schema().await;
+}
+
+/// Writers racing to store the same new path all succeed, and what is stored afterwards is one
+/// version whole: its hash, and exactly its chunks. (On PostgreSQL a new document skips the chunk
+/// DELETE; the writers that lose the race for the insert must still take the replace path.)
+async fn concurrent_writers_of_one_new_path_leave_one_whole_version(t: &TestStore) {
+    use chitin::store::{NewChunk, NewDocument};
+    let memory = t.store.memory();
+    let versions: Vec<Vec<String>> = (0..6)
+        .map(|version| (0..3 + version).map(|chunk| format!("version{version} part{chunk} lantern")).collect())
+        .collect();
+    let writes = versions.iter().enumerate().map(|(version, texts)| {
+        let memory = memory.clone();
+        async move {
+            let chunks: Vec<NewChunk<'_>> = texts
+                .iter()
+                .map(|text| NewChunk { content: text, headings: "", embedding: None, embedding_hash: None })
+                .collect();
+            let hash = format!("v{version}");
+            let document = NewDocument { path: "notes/raced.md", source: "workspace", content_hash: &hash };
+            memory.upsert_document(&document, &chunks).await
+        }
+    });
+    for result in futures::future::join_all(writes).await {
+        result.expect("every writer of the same new path succeeds");
+    }
+    let documents = memory.list_documents().await.unwrap();
+    assert_eq!(documents.len(), 1, "{documents:?}");
+    let version: usize = documents[0].content_hash.trim_start_matches('v').parse().unwrap();
+    assert_eq!(documents[0].chunks as usize, versions[version].len(), "chunks of several versions were kept");
+    let query = chitin::memory::rank::SearchQuery::parse("lantern", 2048).unwrap();
+    let ids = memory.rank_text(&query, &SearchFilter::default(), 100).await.unwrap();
+    let details = memory.chunk_details(&ids, false).await.unwrap();
+    let mut texts: Vec<&str> = details.values().map(|chunk| chunk.text.as_str()).collect();
+    texts.sort_unstable();
+    let mut expected: Vec<&str> = versions[version].iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(texts, expected);
+}
+
+/// A ranking read with its details (one statement on PostgreSQL) lists the same chunks in the same
+/// order as the ranking alone, with the details `chunk_details` gives, vectors included when asked,
+/// with and without a filter.
+async fn rankings_with_details_match_rankings_then_details(t: &TestStore) {
+    let embedder = Arc::new(FixedEmbedder::new("fixed/a"));
+    let notes = [
+        ("home/boiler.md", "The boiler needs a service every autumn.", &[(0, 1.0)][..]),
+        ("home/garden.md", "Plant the garden bulbs in autumn before the frost.", &[(0, 0.6), (1, 0.4)]),
+        ("work/plan.md", "The autumn plan: service contracts and the boiler budget.", &[(0, 0.8), (2, 0.2)]),
+        ("work/other.md", "Nothing seasonal here at all.", &[(3, 1.0)]),
+    ];
+    for (_, text, vector) in notes {
+        embedder.set(text, vector);
+    }
+    let memory = service(t, Some(embedder.clone()), |_| {}).await;
+    for (path, text, _) in notes {
+        memory.index_text(path, "workspace", text).await.unwrap();
+    }
+    let store = t.store.memory();
+    let query = chitin::memory::rank::SearchQuery::parse("boiler autumn service", 2048).unwrap();
+    let filters =
+        [SearchFilter::default(), SearchFilter { path_prefix: Some("work/".into()), ..SearchFilter::default() }];
+    for filter in &filters {
+        for with_vectors in [false, true] {
+            let text = store.rank_text_with_details(&query, filter, 10, with_vectors).await.unwrap();
+            let ids = store.rank_text(&query, filter, 10).await.unwrap();
+            assert!(!ids.is_empty());
+            assert_eq!(text.ids, ids, "full-text order, filter {filter:?}");
+            assert_eq!(text.details, store.chunk_details(&ids, with_vectors).await.unwrap());
+
+            let mut vector = vec![0.0_f32; crate::support::memory_fixed_embedder::DIMS];
+            vector[..2].copy_from_slice(&[0.9, 0.1]);
+            let ranked = store.rank_vector_with_details(&vector, filter, 10, with_vectors).await.unwrap();
+            let ids = store.rank_vector(&vector, filter, 10).await.unwrap();
+            assert!(!ids.is_empty());
+            assert_eq!(ranked.ids, ids, "vector order, filter {filter:?}");
+            assert_eq!(ranked.details, store.chunk_details(&ids, with_vectors).await.unwrap());
+            assert_eq!(ranked.details.values().all(|chunk| chunk.embedding.is_some()), with_vectors);
+        }
+    }
 }

@@ -362,3 +362,34 @@ async fn db_commands_work_on_a_fresh_postgres_database() {
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut raw).await.unwrap();
     raw.close().await.unwrap();
 }
+
+/// Pooled connections the server cut while they sat idle are noticed before they are handed out
+/// (the pool pings a connection idle for 2 s or more), so the first reads after a quiet spell
+/// succeed instead of failing on a dead socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_pool_replaces_connections_cut_while_idle() {
+    if database_url().is_none() {
+        return;
+    }
+    // Exclusive: the cut below ends every connection named "chitin", other tests' included.
+    let _exclusive = postgres_exclusive_lock().await;
+    let t = postgres_store().await.unwrap();
+    let memory = t.store.memory();
+    let reads = (0..4).map(|_| memory.document_hash("notes/absent.md"));
+    for read in futures::future::join_all(reads).await {
+        assert_eq!(read.unwrap(), None);
+    }
+    let cut = t
+        .raw_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = 'chitin' AND pid <> pg_backend_pid()) AS ended",
+        )
+        .await;
+    assert!(cut >= 1, "no pooled connection was found to cut");
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    for attempt in 0..8 {
+        let read = memory.document_hash("notes/absent.md").await;
+        assert!(matches!(read, Ok(None)), "read {attempt} after the idle cut: {read:?}");
+    }
+    t.drop_schema().await;
+}

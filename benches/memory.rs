@@ -372,7 +372,10 @@ async fn settle_postgres(base_url: &str, schema: &str) {
         .join(", ");
     // Two statements, not one string: several in one message run as one transaction, and VACUUM refuses that.
     for statement in [format!("VACUUM (ANALYZE) {tables}"), "CHECKPOINT".to_string()] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await.expect("vacuum and checkpoint");
+        if let Err(error) = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone())).execute(&mut connection).await {
+            // CHECKPOINT needs a superuser or pg_checkpoint: measure anyway, and say so.
+            println!("  postgres: `{statement}` failed ({error}); the search figures below are taken unsettled");
+        }
     }
     connection.close().await.expect("close");
     println!(

@@ -545,4 +545,24 @@ mod tests {
             assert!(plan.contains("memory_chunks_pkey"), "{name} does not use the chunk key:\n{plan}");
         }
     }
+
+    /// The rankings that read their chunks' details in the same statement must reach those chunks
+    /// and documents by key too (generic plans on an empty schema, as above).
+    #[tokio::test]
+    async fn rankings_with_details_reach_chunks_and_documents_by_key_in_generic_plans() {
+        let text = postgres_with_details_sql(&postgres_text_sql(""), false, "r.key DESC, r.id");
+        let vector =
+            postgres_with_details_sql(&postgres_vector_sql(384, &SearchFilter::default(), 50), true, "r.key, r.id");
+        let statements = [
+            (text.as_str(), "text, bigint", "'boiler or autumn', 50"),
+            (vector.as_str(), "vector", "array_fill(0.1, ARRAY[384])::vector"),
+        ];
+        let Some(plans) = crate::store::generic_plans::generic_plans("ranked", &statements).await else { return };
+        for (name, plan) in ["full text", "vector"].iter().zip(plans) {
+            for table in ["memory_chunks", "memory_documents"] {
+                assert!(!plan.contains(&format!("Seq Scan on {table}")), "{name} scans {table}:\n{plan}");
+            }
+            assert!(plan.contains("memory_chunks_pkey"), "{name} does not use the chunk key:\n{plan}");
+        }
+    }
 }

@@ -193,7 +193,10 @@ mod tests {
             let memory = t.store.memory();
             tokio::spawn(async move { memory.absorb_vector_index(&AnnSettings::default()).await })
         };
-        // Writes, deletes and searches while the graph is rebuilt, until it is swapped in.
+        // Writes, deletes and searches while the graph is rebuilt, until it is swapped in. Deletes
+        // wait for the build table to appear: deleting the bulk before the absorber has counted the
+        // queue would leave too few queued chunks for it to choose a rebuild at all.
+        let mut observer = sqlx::PgConnection::connect(t.postgres_url.as_deref().unwrap()).await.unwrap();
         let (mut written, mut deleted, mut searched) = (0, 0, 0);
         let mut during = Vec::new();
         while !rebuild.is_finished() {
@@ -202,14 +205,23 @@ mod tests {
             store_document(t, &path, &[vector.clone(), unit_vector(&mut rng)]).await;
             during.push(vector);
             written += 1;
-            if deleted < 5 && t.store.memory().delete_document(&format!("bulk/{deleted}.md")).await.unwrap() {
+            let building: bool = sqlx::query_scalar("SELECT to_regclass('memory_chunk_ann_build') IS NOT NULL")
+                .fetch_one(&mut observer)
+                .await
+                .unwrap();
+            if building && deleted < 5 && t.store.memory().delete_document(&format!("bulk/{deleted}.md")).await.unwrap()
+            {
                 deleted += 1;
             }
+            // Answers, though around the swap, before the graph's copies of the chunks deleted
+            // meanwhile are vacuumed, an approximate graph walk may find fewer than 50 live ones.
             let hits = nearest(t, &probe, 50).await;
-            assert_eq!(hits.len(), 50, "search keeps answering during a rebuild");
+            assert!(!hits.is_empty(), "search keeps answering during a rebuild");
             searched += 1;
         }
+        observer.close().await.unwrap();
         let step = rebuild.await.unwrap().unwrap();
+        assert_eq!(nearest(t, &probe, 50).await.len(), 50, "a full list once the rebuilt graph is in");
         assert!(step.rebuilt, "2,400 queued chunks and an empty graph call for a rebuild: {step:?}");
         assert!(written > 0 && deleted > 0 && searched > 0, "nothing raced the rebuild");
         assert_covered_exactly(t).await;

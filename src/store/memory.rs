@@ -31,17 +31,31 @@ const INSERT_BATCH: usize = 200;
 /// statements) measured no better (1,809-1,890), so the smaller, safer size stays.
 const POSTGRES_INSERT_BYTES: usize = 7 * 1024;
 
-/// Upserts a document on PostgreSQL unless its content hash is unchanged (then no row comes
-/// back), and says whether the row existed before, in one round trip instead of a read, the
-/// upsert and a DELETE of chunks a new document cannot have. A row this statement inserted has
-/// `xmax = 0`; one it updated carries this transaction's id there (the lock `ON CONFLICT DO
-/// UPDATE` takes). A concurrent writer of the same new path waits for the first one's commit
-/// and then takes the update branch, so it does delete the first one's chunks.
-const PG_UPSERT_CHANGED_DOCUMENT: &str = "INSERT INTO memory_documents AS d \
-     (path, source, content_hash, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $4) \
-     ON CONFLICT (path) DO UPDATE SET source = excluded.source, content_hash = excluded.content_hash, \
-     updated_at_ms = excluded.updated_at_ms WHERE d.content_hash IS DISTINCT FROM excluded.content_hash \
-     RETURNING d.id, d.xmax::text <> '0'";
+/// Upserts a document unless its content hash is unchanged (then no row comes back), returning
+/// its id and whether it may already have chunks, in one round trip instead of a read and then
+/// the upsert. `$existed` is that second column for the backend.
+macro_rules! upsert_changed_document {
+    ($existed:literal) => {
+        concat!(
+            "INSERT INTO memory_documents AS d (path, source, content_hash, created_at_ms, updated_at_ms) \
+             VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (path) DO UPDATE SET source = excluded.source, content_hash = excluded.content_hash, \
+             updated_at_ms = excluded.updated_at_ms WHERE d.content_hash IS DISTINCT FROM excluded.content_hash \
+             RETURNING id, ",
+            $existed
+        )
+    };
+}
+
+/// PostgreSQL tells a new row from a replaced one: a row this statement inserted has `xmax = 0`;
+/// one it updated carries this transaction's id there (the lock `ON CONFLICT DO UPDATE` takes).
+/// A new document then skips the chunk DELETE. A concurrent writer of the same new path waits
+/// for the first one's commit and takes the update branch, so it does delete the first one's chunks.
+const PG_UPSERT_CHANGED_DOCUMENT: &str = upsert_changed_document!("xmax::text <> '0'");
+
+/// SQLite cannot tell the two apart here; every written document counts as replaced, and the
+/// chunk DELETE of a new one (an in-process statement) finds nothing.
+const SQLITE_UPSERT_CHANGED_DOCUMENT: &str = upsert_changed_document!("1");
 
 /// Splits `chunks` into consecutive batches of at most [`INSERT_BATCH`] chunks and, when
 /// `max_bytes` is given, at most that many bytes of text and vector (at least one chunk each).
@@ -171,55 +185,22 @@ impl Memory {
         let (document_id, generations, replaced, inserted) = on_db!(&self.shared.db, pool => {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
             let before = tx.vector_generation().await.map_err(StoreError::query(op))?;
-            let (document_id, existed) = if postgres {
-                match sqlx::query_as::<_, (i64, bool)>(PG_UPSERT_CHANGED_DOCUMENT)
-                    .bind(path)
-                    .bind(source)
-                    .bind(content_hash)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(StoreError::query(op))?
-                {
-                    Some(row) => row,
-                    None => {
-                        let id: i64 = sqlx::query_scalar("SELECT id FROM memory_documents WHERE path = $1")
-                            .bind(path)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(StoreError::query(op))?;
-                        return Ok(DocumentWrite::Unchanged(DocumentId(id)));
-                    }
-                }
-            } else {
-                // SQLite: the write transaction holds the database's one write lock, so the
-                // document read here cannot change before the upsert.
-                let existing: Option<(i64, String)> =
-                    sqlx::query_as("SELECT id, content_hash FROM memory_documents WHERE path = $1")
-                        .bind(path)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(StoreError::query(op))?;
-                if let Some((id, stored_hash)) = &existing
-                    && stored_hash == content_hash
-                {
-                    return Ok(DocumentWrite::Unchanged(DocumentId(*id)));
-                }
-                let document_id: i64 = sqlx::query_scalar(
-                    "INSERT INTO memory_documents (path, source, content_hash, created_at_ms, updated_at_ms) \
-                     VALUES ($1, $2, $3, $4, $4) \
-                     ON CONFLICT (path) DO UPDATE SET source = excluded.source, content_hash = excluded.content_hash, \
-                     updated_at_ms = excluded.updated_at_ms \
-                     RETURNING id",
-                )
+            let upsert = if postgres { PG_UPSERT_CHANGED_DOCUMENT } else { SQLITE_UPSERT_CHANGED_DOCUMENT };
+            let upserted: Option<(i64, bool)> = sqlx::query_as(upsert)
                 .bind(path)
                 .bind(source)
                 .bind(content_hash)
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-                (document_id, existing.is_some())
+            let Some((document_id, existed)) = upserted else {
+                let id: i64 = sqlx::query_scalar("SELECT id FROM memory_documents WHERE path = $1")
+                    .bind(path)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
+                return Ok(DocumentWrite::Unchanged(DocumentId(id)));
             };
             // Only a backend with an in-process vector copy (a generation) needs the chunk ids.
             let replaced: Vec<i64> = if before.is_some() && existed {

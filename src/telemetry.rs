@@ -24,7 +24,9 @@ pub fn init(format: LogFormat, verbosity: i8, default_level: &str, filter: Optio
         None => format!("warn,chitin={level},chitin_actors={level},chitin_channels={level}"),
     };
     let env_filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a log file or journald gets plain text (and no time spent on codes).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr).with_ansi(ansi);
     let result = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().with_current_span(true).try_init(),

@@ -9,8 +9,9 @@ use crate::message::ConversationId;
 use dashmap::DashMap;
 use tokio::sync::{Notify, broadcast};
 
-/// How many events a slow subscriber may fall behind before it misses some (it then reads the store).
-const EVENT_BUFFER: usize = 1024;
+/// How many events a slow subscriber may fall behind before it misses some (it then reads the store). Every slot is
+/// allocated when a conversation gains its first listener, so this is paid per conversation someone waits on.
+const EVENT_BUFFER: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplyEvent {
@@ -27,25 +28,39 @@ pub struct ReplyUsage {
     pub output_tokens: u64,
 }
 
-/// Per-conversation broadcast channels, created on first subscribe or publish.
+type Channels = DashMap<ConversationId, broadcast::Sender<ReplyEvent>>;
+
+/// Per-conversation broadcast channels, present only while someone listens: created by the first subscriber and
+/// dropped with the last, so a process that runs for months does not keep one for every conversation it ever had.
 #[derive(Clone, Default)]
 pub struct ReplyHub {
-    channels: Arc<DashMap<ConversationId, broadcast::Sender<ReplyEvent>>>,
+    channels: Arc<Channels>,
     /// Per channel kind (`telegram`, `slack`, …): wakes that channel's outbox sender when a reply is filed.
     filed: Arc<DashMap<String, Arc<Notify>>>,
 }
 
 impl ReplyHub {
-    pub fn subscribe(&self, conversation: &ConversationId) -> broadcast::Receiver<ReplyEvent> {
-        self.sender(conversation).subscribe()
+    /// Listens to `conversation`'s events from now on, until the returned subscription is dropped.
+    pub fn subscribe(&self, conversation: &ConversationId) -> ReplySubscription {
+        // Created and subscribed under the map's lock for this key, so the last subscriber's drop cannot remove
+        // the channel in between.
+        let receiver =
+            self.channels.entry(conversation.clone()).or_insert_with(|| broadcast::channel(EVENT_BUFFER).0).subscribe();
+        ReplySubscription {
+            receiver: Some(receiver),
+            conversation: conversation.clone(),
+            channels: Arc::clone(&self.channels),
+        }
     }
 
     pub fn publish(&self, conversation: &ConversationId, event: ReplyEvent) {
         if matches!(event, ReplyEvent::Final { .. }) {
             self.filed_signal(conversation.channel_name()).notify_one();
         }
-        // No subscriber is normal (the channel delivers from the outbox).
-        let _ = self.sender(conversation).send(event);
+        // Nobody listening is normal (the channel delivers from the outbox): then there is no channel to send to.
+        if let Some(sender) = self.channels.get(conversation) {
+            let _ = sender.send(event);
+        }
     }
 
     /// Notified each time a reply for a conversation of `channel` is filed in the outbox.
@@ -53,7 +68,69 @@ impl ReplyHub {
         self.filed.entry(channel.to_string()).or_default().clone()
     }
 
-    fn sender(&self, conversation: &ConversationId) -> broadcast::Sender<ReplyEvent> {
-        self.channels.entry(conversation.clone()).or_insert_with(|| broadcast::channel(EVENT_BUFFER).0).clone()
+    /// Conversations someone is listening to now.
+    pub fn listened_conversations(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+/// One listener's view of a conversation's events; dropping the last one frees the conversation's channel.
+pub struct ReplySubscription {
+    /// `None` only while dropping.
+    receiver: Option<broadcast::Receiver<ReplyEvent>>,
+    conversation: ConversationId,
+    channels: Arc<Channels>,
+}
+
+impl ReplySubscription {
+    /// The next event, as [`broadcast::Receiver::recv`] gives it (cancel-safe).
+    pub async fn recv(&mut self) -> Result<ReplyEvent, broadcast::error::RecvError> {
+        match self.receiver.as_mut() {
+            Some(receiver) => receiver.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for ReplySubscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        // Under the key's lock, so a concurrent `subscribe` either came first (and keeps the channel) or creates
+        // a new one after.
+        self.channels.remove_if(&self.conversation, |_, sender| sender.receiver_count() == 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::ChannelKind;
+
+    fn final_reply(in_reply_to: i64) -> ReplyEvent {
+        ReplyEvent::Final { in_reply_to, reply_id: 0, outbox_id: 0, text: "ok".into(), usage: None }
+    }
+
+    #[tokio::test]
+    async fn a_conversation_has_a_channel_only_while_someone_listens() {
+        let hub = ReplyHub::default();
+        let conversation = ConversationId::new(ChannelKind::Api, "one");
+        hub.publish(&conversation, final_reply(1));
+        assert_eq!(hub.listened_conversations(), 0, "publishing to nobody keeps nothing");
+
+        let mut first = hub.subscribe(&conversation);
+        let mut second = hub.subscribe(&conversation);
+        hub.publish(&conversation, final_reply(2));
+        assert_eq!(first.recv().await.expect("first listener"), final_reply(2));
+        drop(first);
+        assert_eq!(hub.listened_conversations(), 1, "the second listener still holds the channel");
+        assert_eq!(second.recv().await.expect("second listener"), final_reply(2));
+        hub.publish(&conversation, final_reply(3));
+        assert_eq!(second.recv().await.expect("second listener after the first left"), final_reply(3));
+        drop(second);
+        assert_eq!(hub.listened_conversations(), 0, "the last listener's drop frees the channel");
+
+        let mut again = hub.subscribe(&conversation);
+        hub.publish(&conversation, final_reply(4));
+        assert_eq!(again.recv().await.expect("a new listener gets new events"), final_reply(4));
     }
 }

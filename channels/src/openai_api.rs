@@ -12,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chitin_actors::{ChannelKind, ReplyEvent, ReplyUsage};
+use chitin_actors::{ChannelKind, ReplyEvent, ReplySubscription, ReplyUsage};
 use futures::stream::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -147,12 +147,36 @@ async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, bod
 /// What the follower task passes to the response.
 enum Piece {
     Delta(String),
-    /// The whole reply; `streamed` says whether deltas already carried it.
+    /// The whole reply, and what of it a stream has not carried yet (`None`: deltas carried all of it).
     Final {
         text: String,
-        streamed: bool,
+        unsent: Option<String>,
         usage: Option<ReplyUsage>,
     },
+}
+
+/// What a follower has forwarded of a turn's deltas.
+#[derive(Default)]
+struct StreamedSoFar {
+    sent: String,
+    /// Some deltas were missed (the follower fell behind the hub's buffer); none are forwarded after that.
+    lagged: bool,
+}
+
+impl StreamedSoFar {
+    /// What the stream still owes of the reply `text`: all of it when nothing was streamed; after missed deltas,
+    /// the part after what was sent when that is its start (one model step), else the whole reply (the sent text
+    /// was an earlier step's).
+    fn unsent(&self, text: &str) -> Option<String> {
+        if self.sent.is_empty() {
+            return Some(text.to_string());
+        }
+        if !self.lagged {
+            return None;
+        }
+        let rest = text.strip_prefix(self.sent.as_str()).unwrap_or(text);
+        (!rest.is_empty()).then(|| rest.to_string())
+    }
 }
 
 /// OpenAI's `usage` object from the turn's stored token counts; zeros when no model wrote the reply.
@@ -166,33 +190,35 @@ fn usage_json(usage: Option<ReplyUsage>) -> Value {
 }
 
 /// Waits for this turn's events (or its filed reply), forwards them, and records the in-band delivery.
-async fn follow_turn(
-    intake: Arc<dyn Intake>,
-    mut events: broadcast::Receiver<ReplyEvent>,
-    record_id: i64,
-    tx: mpsc::Sender<Piece>,
-) {
+async fn follow_turn(intake: Arc<dyn Intake>, mut events: ReplySubscription, record_id: i64, tx: mpsc::Sender<Piece>) {
     let deadline = tokio::time::Instant::now() + TURN_TIMEOUT;
     // The first look at the store comes after one period: the live event almost always arrives first.
     let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + STORE_POLL, STORE_POLL);
-    let mut streamed = false;
+    let mut stream = StreamedSoFar::default();
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Ok(ReplyEvent::Delta { in_reply_to, text }) if in_reply_to == record_id => {
-                    streamed = true;
+                    if stream.lagged { continue; }
+                    stream.sent.push_str(&text);
                     if tx.send(Piece::Delta(text)).await.is_err() { return; }
                 }
                 Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, usage, .. }) if in_reply_to == record_id => {
-                    finish(&intake, outbox_id, &tx, Piece::Final { text, streamed, usage }).await;
+                    let unsent = stream.unsent(&text);
+                    finish(&intake, outbox_id, &tx, Piece::Final { text, unsent, usage }).await;
                     return;
                 }
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    warn!(missed, record_id, "fell behind the turn's stream; the rest follows with the reply");
+                    stream.lagged = true;
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             },
             _ = poll.tick() => {
                 if let Ok(Some(reply)) = intake.reply_for(record_id).await {
-                    let piece = Piece::Final { text: reply.text, streamed, usage: reply.usage };
+                    let unsent = stream.unsent(&reply.text);
+                    let piece = Piece::Final { text: reply.text, unsent, usage: reply.usage };
                     finish(&intake, reply.outbox_id, &tx, piece).await;
                     return;
                 }
@@ -260,8 +286,8 @@ fn sse_chunks(
                 Piece::Delta(text) => {
                     let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                 }
-                Piece::Final { text, streamed, usage } => {
-                    if !streamed {
+                Piece::Final { unsent, usage, .. } => {
+                    if let Some(text) = unsent {
                         let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                     }
                     let _ = out.send(chunk(&id, created, &model, json!({}), Some("stop"))).await;
@@ -275,4 +301,26 @@ fn sse_chunks(
         let _ = out.send(Event::default().data("[DONE]")).await;
     });
     futures::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(events), Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamedSoFar;
+
+    fn streamed(sent: &str, lagged: bool) -> StreamedSoFar {
+        StreamedSoFar { sent: sent.to_string(), lagged }
+    }
+
+    #[test]
+    fn a_stream_owes_only_what_its_deltas_did_not_carry() {
+        assert_eq!(streamed("", false).unsent("Hello there"), Some("Hello there".into()), "nothing streamed");
+        assert_eq!(streamed("Hello there", false).unsent("Hello there"), None, "every delta arrived");
+        assert_eq!(streamed("Hel", true).unsent("Hello there"), Some("lo there".into()), "missed the end");
+        assert_eq!(streamed("Hello there", true).unsent("Hello there"), None, "missed only non-text events");
+        assert_eq!(
+            streamed("Let me look that up.", true).unsent("It is 4 pm."),
+            Some("It is 4 pm.".into()),
+            "what was sent belonged to an earlier step"
+        );
+    }
 }

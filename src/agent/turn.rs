@@ -6,7 +6,7 @@ use chitin_actors::{ConversationId, ReplyEvent, ReplyHub};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::agent::approvals::AlwaysApproved;
 use crate::agent::guard::OutputGuard;
@@ -80,7 +80,7 @@ pub async fn run(context: &TurnContext<'_>, mut transcript: Vec<ChatMessage>) ->
             temperature: None,
         };
         let prompt_bytes = prompt::request_bytes(&context.system, &transcript, &specs);
-        info!(step, prompt_bytes, messages = transcript.len(), tools = specs.len(), "calling the model");
+        debug!(step, prompt_bytes, messages = transcript.len(), tools = specs.len(), "calling the model");
         let response = stream_response(context, &request).await?;
         usage.input_tokens += response.usage.input_tokens;
         usage.output_tokens += response.usage.output_tokens;

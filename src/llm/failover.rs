@@ -167,7 +167,8 @@ impl LlmProvider for FailoverChain {
             let logged = stream.inspect(|event| {
                 if let Ok(StreamEvent::Done(response)) = event {
                     crate::metrics::llm_tokens(response.usage.input_tokens, response.usage.output_tokens);
-                    tracing::info!(
+                    // Per model call, so debug: the turn's own line (info) carries the turn's totals.
+                    tracing::debug!(
                         input_tokens = response.usage.input_tokens,
                         output_tokens = response.usage.output_tokens,
                         tool_calls = response.tool_calls.len(),

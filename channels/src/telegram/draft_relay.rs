@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use chitin_actors::ReplyEvent;
+use chitin_actors::{ReplyEvent, ReplySubscription};
 use ractor::ActorRef;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -28,7 +28,7 @@ pub struct DraftTurn {
 /// accepted; quicker answers arrive as one message with no draft. Ends with the turn.
 pub async fn relay_drafts(
     channel: ActorRef<TelegramMsg>,
-    mut events: broadcast::Receiver<ReplyEvent>,
+    mut events: ReplySubscription,
     turn: DraftTurn,
     show_after: Duration,
 ) {

@@ -63,8 +63,6 @@ fn spawn_chitin(dir: &std::path::Path, port: u16, base_url: &str) -> Child {
         .env("CHITIN_AGENT__QUEUE_CAPACITY", "1024")
         // Settings to try (e.g. CHITIN_MEMORY__PROMPT_TOKENS=0) pass through; the bench's own do not.
         .envs(std::env::vars().filter(|(name, _)| name.starts_with("CHITIN_") && !name.starts_with("CHITIN_BENCH")))
-        // So are the allocator's own settings (e.g. MIMALLOC_PURGE_DELAY=0).
-        .envs(std::env::vars().filter(|(name, _)| name.starts_with("MIMALLOC_")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         // `CHITIN_BENCH_STDERR=1` shows Chitin's log (e.g. with `CHITIN_LOG=sqlx=debug` to see each turn's statements).

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::columns::{Direction, MessageStatus, Role};
-use super::db::{Shared, now_ms, on_db, on_db_read, on_db_read_recent, returned_row};
+use super::db::{Shared, now_ms, on_db, on_db_read, returned_row};
 use super::{ConversationId, MessageId, StoreError};
 
 /// One conversation: a chat, channel or thread on one platform.
@@ -249,15 +249,16 @@ impl Conversations {
             "SELECT * FROM (SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id > $2 \
              ORDER BY id DESC LIMIT $3) AS recent ORDER BY id"
         );
-        // Called every turn for the few rows since the last one; see `on_db_read_recent!`.
-        let rows: Vec<MessageRow> =
-            on_db_read_recent!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        // Every turn, for the few rows since the last one: on SQLite this read goes to the writer connection, whose
+        // page cache holds those rows. Any commit empties every other connection's cache, so on a reader it would
+        // fetch and decrypt (SQLCipher) each page again. Only for reads of a few rows: while one runs, writes wait.
+        let rows: Vec<MessageRow> = on_db!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(conversation_id.0)
         .bind(after.0)
         .bind(limit)
         .fetch_all(pool)
         .await)
-            .map_err(StoreError::query(op))?;
+        .map_err(StoreError::query(op))?;
         rows.into_iter().map(|row| row.decode(&self.shared, op)).collect()
     }
 

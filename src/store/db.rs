@@ -76,23 +76,6 @@ macro_rules! on_db_read {
 }
 pub(crate) use on_db_read;
 
-/// Like [`on_db_read!`] for a small read of rows written moments ago (a conversation's newest messages): on SQLite it
-/// runs on the writer connection. Any commit empties every other connection's page cache, so on a reader such a
-/// read fetches and decrypts (SQLCipher) each of its pages again; the writer's cache still holds them. Only for
-/// reads of a few rows: while one runs, writes wait.
-macro_rules! on_db_read_recent {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::db::Db::Postgres($pool) => $body,
-            $crate::store::db::Db::Sqlite(pools) => {
-                let $pool = &pools.writer;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use on_db_read_recent;
-
 /// Opens a transaction that is allowed to write.
 ///
 /// SQLite gets `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes can fail with

@@ -38,6 +38,7 @@ mod routines;
 mod sealing;
 mod secrets;
 mod settings;
+mod sqlite_script;
 mod stats;
 mod tools;
 mod writer_connection;

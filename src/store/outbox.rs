@@ -5,7 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::conversations::{TokenUsage, body_context};
-use super::db::{BeginWrite, Shared, millis, now_ms, on_db, on_db_read};
+use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::sqlite_script::ScriptConnection;
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
 /// Ids of a reply just queued.
@@ -114,9 +115,26 @@ impl Outbox {
                 (channel, external_id)
             }
         };
-        on_db!(&self.shared.db, pool => {
+        let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
+        let pool = match &self.shared.db {
+            Db::Sqlite(pools) => {
+                let reply = AnswerRow {
+                    conversation_id,
+                    channel: &channel,
+                    external_conversation_id: &external_conversation_id,
+                    sealed: &sealed,
+                    now,
+                    in_reply_to,
+                    input_tokens,
+                    output_tokens,
+                    answered_status,
+                };
+                return enqueue_answer_sqlite(&pools.writer, &reply).await.map_err(StoreError::query(op));
+            }
+            Db::Postgres(pool) => pool,
+        };
+        {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
             let message_id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
                  created_at_ms, in_reply_to, input_tokens, output_tokens) \
@@ -143,7 +161,10 @@ impl Outbox {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
-                return Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }));
+                return Ok(ReplyOutcome::AlreadyQueued(QueuedReply {
+                    message_id: MessageId(message_id),
+                    outbox_id: OutboxId(outbox_id),
+                }));
             };
             let outbox_id: i64 = sqlx::query_scalar(
                 "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
@@ -166,7 +187,7 @@ impl Outbox {
             }
             tx.commit().await.map_err(StoreError::query(op))?;
             Ok(ReplyOutcome::Queued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
-        })
+        }
     }
 
     /// Leases up to `limit` due, undelivered replies for `lease`, oldest first.
@@ -238,7 +259,23 @@ impl Outbox {
     ) -> Result<(), StoreError> {
         let op = "mark reply delivered";
         let now = now_ms();
-        on_db!(&self.shared.db, pool => {
+        let pool = match &self.shared.db {
+            Db::Sqlite(pools) => {
+                let mut connection = ScriptConnection::acquire(&pools.writer).await.map_err(StoreError::query(op))?;
+                let marked = connection
+                    .fetch_ids(
+                        sqlx::query_scalar(MARK_DELIVERED_SQLITE).bind(outbox_id.0).bind(now).bind(platform_message_id),
+                    )
+                    .await
+                    .map_err(StoreError::query(op))?;
+                return match marked.as_slice() {
+                    [_message_id] => Ok(()),
+                    _ => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
+                };
+            }
+            Db::Postgres(pool) => pool,
+        };
+        {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
             let message_id: Option<i64> = sqlx::query_scalar(
                 "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
@@ -249,7 +286,8 @@ impl Outbox {
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::query(op))?;
-            let message_id = message_id.ok_or(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() })?;
+            let message_id =
+                message_id.ok_or(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() })?;
             sqlx::query(
                 "UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($2, platform_message_id) WHERE id = $1",
             )
@@ -259,7 +297,7 @@ impl Outbox {
             .await
             .map_err(StoreError::query(op))?;
             tx.commit().await.map_err(StoreError::query(op))?;
-        });
+        }
         Ok(())
     }
 
@@ -318,4 +356,72 @@ impl Outbox {
             .await)
         .map_err(StoreError::query(op))
     }
+}
+
+/// A reply as [`Outbox::enqueue_answer`] files it.
+struct AnswerRow<'a> {
+    conversation_id: ConversationId,
+    channel: &'a str,
+    external_conversation_id: &'a str,
+    sealed: &'a [u8],
+    now: i64,
+    in_reply_to: Option<MessageId>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    answered_status: Option<MessageStatus>,
+}
+
+/// [`Outbox::enqueue_answer`]'s transaction on SQLite, as one script (see `sqlite_script`). It returns the new
+/// reply's id and its outbox entry's, or nothing when the message already had a reply: the outbox insert runs
+/// only if the reply insert changed a row. The answered message's status is set either way (a redone turn's
+/// caller sets it too).
+const ENQUEUE_ANSWER_SQLITE: &str = "BEGIN IMMEDIATE; \
+     INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
+     created_at_ms, in_reply_to, input_tokens, output_tokens) \
+     VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
+     ON CONFLICT (in_reply_to) DO NOTHING RETURNING id; \
+     INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
+     SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
+     UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL; \
+     COMMIT";
+
+/// [`Outbox::mark_delivered`]'s transaction on SQLite, as one script: the answered reply's message id, or nothing
+/// when the outbox entry does not exist.
+const MARK_DELIVERED_SQLITE: &str = "BEGIN IMMEDIATE; \
+     UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
+     WHERE id = $1 RETURNING message_id; \
+     UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($3, platform_message_id) \
+     WHERE id = (SELECT message_id FROM outbox WHERE id = $1); \
+     COMMIT";
+
+async fn enqueue_answer_sqlite(writer: &sqlx::SqlitePool, reply: &AnswerRow<'_>) -> Result<ReplyOutcome, sqlx::Error> {
+    let mut connection = ScriptConnection::acquire(writer).await?;
+    let ids = connection
+        .fetch_ids(
+            sqlx::query_scalar(ENQUEUE_ANSWER_SQLITE)
+                .bind(reply.conversation_id.0)
+                .bind(reply.channel)
+                .bind(reply.external_conversation_id)
+                .bind(reply.sealed)
+                .bind(reply.now)
+                .bind(reply.in_reply_to.map(|id| id.0))
+                .bind(reply.input_tokens)
+                .bind(reply.output_tokens)
+                .bind(reply.answered_status.map(|status| status.as_str())),
+        )
+        .await?;
+    drop(connection);
+    if let [message_id, outbox_id] = ids[..] {
+        return Ok(ReplyOutcome::Queued(QueuedReply {
+            message_id: MessageId(message_id),
+            outbox_id: OutboxId(outbox_id),
+        }));
+    }
+    let (message_id, outbox_id): (i64, i64) = sqlx::query_as(
+        "SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.in_reply_to = $1",
+    )
+    .bind(reply.in_reply_to.map(|id| id.0))
+    .fetch_one(writer)
+    .await?;
+    Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
 }

@@ -1,0 +1,63 @@
+//! A SQLite write transaction sent to the connection's thread as one command.
+//!
+//! sqlx hands every statement, `BEGIN` and `COMMIT` to the thread that owns the SQLite connection as a
+//! separate command, and the pool sends one more (a ping) when the connection comes back: a transaction of
+//! three statements was six round trips between threads, each waking a sleeping one, while every other writer
+//! waited for the single writer connection. A script (`BEGIN IMMEDIATE; …; COMMIT`) is one command. sqlx
+//! numbers `$N` parameters across all statements of one query, so the statements share their bindings.
+//!
+//! A script that fails part-way leaves its transaction open on the connection, and so does one whose caller
+//! stopped waiting: [`ScriptConnection`] rolls back after a failure and closes the connection, instead of
+//! returning it to the pool, when the rollback fails or the caller went away.
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+
+/// A pooled connection that runs scripts; see the module documentation.
+pub(crate) struct ScriptConnection {
+    connection: PoolConnection<Sqlite>,
+    /// Set while a script may have left a transaction open; a connection dropped then is closed.
+    dirty: bool,
+}
+
+impl ScriptConnection {
+    pub(crate) async fn acquire(pool: &SqlitePool) -> Result<ScriptConnection, sqlx::Error> {
+        Ok(ScriptConnection { connection: pool.acquire().await?, dirty: false })
+    }
+
+    /// Runs `script`, a query whose statements begin and commit a transaction, and returns the ids its
+    /// statements' `RETURNING` clauses gave, in order.
+    pub(crate) async fn fetch_ids(
+        &mut self,
+        script: sqlx::query::QueryScalar<'_, Sqlite, i64, <Sqlite as sqlx::Database>::Arguments>,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        self.dirty = true;
+        match script.fetch_all(&mut *self.connection).await {
+            Ok(rows) => {
+                self.dirty = false;
+                Ok(rows)
+            }
+            Err(error) => {
+                self.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Ends whatever the failed script left open; the connection stays marked for closing if that fails too.
+    async fn roll_back(&mut self) {
+        let connection: &mut SqliteConnection = &mut self.connection;
+        if sqlx::query("ROLLBACK").execute(connection).await.is_ok() {
+            self.dirty = false;
+        }
+    }
+}
+
+impl Drop for ScriptConnection {
+    fn drop(&mut self) {
+        if self.dirty {
+            tracing::warn!("a SQLite script was interrupted; closing its connection so no open transaction is reused");
+            self.connection.close_on_drop();
+        }
+    }
+}

@@ -4,7 +4,7 @@ use tracing::{info, warn};
 
 use crate::agent::AgentSettings;
 use crate::agent::prompt::{self, PromptHistory};
-use crate::llm::{ChatMessage, ChatRequest, LlmProvider, ToolSpec};
+use crate::llm::{ChatMessage, ChatRequest, LlmProvider};
 use crate::store::{ConversationId, Direction, MessageStatus, NewMessage, Role, Store};
 
 /// Recent messages always kept verbatim.
@@ -24,10 +24,10 @@ pub async fn compact_if_needed(
     history: &PromptHistory,
     settings: &AgentSettings,
     system: &str,
-    tools: &[ToolSpec],
+    tools_bytes: usize,
 ) -> Option<PromptHistory> {
     let messages = history.messages.iter().map(|(_, message)| message);
-    let tokens = prompt::estimate_tokens(system) + prompt::request_bytes("", messages, tools) / 4;
+    let tokens = prompt::estimate_tokens(system) + prompt::request_bytes("", messages, tools_bytes) / 4;
     if tokens <= settings.context_tokens || history.messages.len() <= KEEP_RECENT {
         return None;
     }
@@ -49,7 +49,7 @@ pub async fn compact_if_needed(
     let request = ChatRequest {
         system: Some(INSTRUCTIONS.to_string()),
         messages: vec![ChatMessage::user(text)],
-        tools: Vec::new(),
+        tools: Default::default(),
         max_tokens: Some(1024),
         temperature: Some(0.0),
     };

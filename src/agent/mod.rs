@@ -129,9 +129,16 @@ impl Agent {
         history.messages.retain(|(id, _)| *id <= inbound.record_id);
         let specs = self.tools.specs();
         let mut system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
-        if let Some(summary) =
-            compaction::compact_if_needed(llm, &self.store, conversation_id, &history, &self.settings, &system, &specs)
-                .await
+        if let Some(summary) = compaction::compact_if_needed(
+            llm,
+            &self.store,
+            conversation_id,
+            &history,
+            &self.settings,
+            &system,
+            self.tools.specs_bytes(),
+        )
+        .await
         {
             if let Some(text) = &summary.summary {
                 self.remember_summary(&inbound.conversation, text).await;

@@ -100,12 +100,13 @@ pub fn format_summary(through: i64, text: &str) -> String {
 }
 
 /// Size of what is sent, for the per-turn log line and the budget check: text lengths plus a fixed allowance per
-/// message, which is all a four-bytes-per-token estimate needs. Serialising the whole transcript for this (it runs
-/// every turn) cost more than the rest of the turn's own work.
+/// message, which is all a four-bytes-per-token estimate needs, and `tools_bytes` for the tool list (see
+/// [`crate::tools::ToolRegistry::specs_bytes`]). Serialising the whole transcript for this (it runs every turn)
+/// cost more than the rest of the turn's own work.
 pub fn request_bytes<'a>(
     system: &str,
     messages: impl IntoIterator<Item = &'a ChatMessage>,
-    tools: &[ToolSpec],
+    tools_bytes: usize,
 ) -> usize {
     /// `{"role":"assistant","content":""}` and the like.
     const PER_MESSAGE: usize = 32;
@@ -128,8 +129,7 @@ pub fn request_bytes<'a>(
                 }
         })
         .sum();
-    let tools: usize = tools.iter().map(|t| serde_json::to_string(t).map(|s| s.len()).unwrap_or(0)).sum();
-    system.len() + messages + tools
+    system.len() + messages + tools_bytes
 }
 
 #[cfg(test)]

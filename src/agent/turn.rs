@@ -1,5 +1,6 @@
 //! One agent turn: call the model, run the tools it asks for (in parallel), feed results back, until an answer.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::{ConversationId, ReplyEvent, ReplyHub};
@@ -12,9 +13,7 @@ use crate::agent::approvals::AlwaysApproved;
 use crate::agent::guard::OutputGuard;
 use crate::agent::prompt;
 use crate::agent::review::{self, HeldOutput, HeldOutputs};
-use crate::llm::{
-    ChatMessage, ChatRequest, ChatResponse, LlmError, LlmProvider, StreamEvent, ToolCall, ToolSpec, Usage,
-};
+use crate::llm::{ChatMessage, ChatRequest, ChatResponse, LlmError, LlmProvider, StreamEvent, ToolCall, Usage};
 use crate::security_audit;
 use crate::store::{AuditEntry, AuditLog};
 use crate::tools::{ToolContext, ToolError, ToolRegistry};
@@ -69,19 +68,22 @@ pub struct TurnContext<'a> {
 
 /// Runs model steps from `transcript` until an answer, an approval question, or the step limit.
 pub async fn run(context: &TurnContext<'_>, mut transcript: Vec<ChatMessage>) -> Result<TurnEnd, LlmError> {
-    let specs: Vec<ToolSpec> = context.tools.specs();
+    let specs = context.tools.specs();
     let mut usage = Usage::default();
     for step in 0..context.limits.max_steps {
+        // The transcript goes into the request and comes back after the call, instead of being copied for it.
         let request = ChatRequest {
             system: Some(context.system.clone()),
-            messages: transcript.clone(),
-            tools: specs.clone(),
+            messages: transcript,
+            tools: Arc::clone(&specs),
             max_tokens: None,
             temperature: None,
         };
-        let prompt_bytes = prompt::request_bytes(&context.system, &transcript, &specs);
-        debug!(step, prompt_bytes, messages = transcript.len(), tools = specs.len(), "calling the model");
-        let response = stream_response(context, &request).await?;
+        let prompt_bytes = prompt::request_bytes(&context.system, &request.messages, context.tools.specs_bytes());
+        debug!(step, prompt_bytes, messages = request.messages.len(), tools = specs.len(), "calling the model");
+        let response = stream_response(context, &request).await;
+        transcript = request.messages;
+        let response = response?;
         usage.input_tokens += response.usage.input_tokens;
         usage.output_tokens += response.usage.output_tokens;
         if response.tool_calls.is_empty() {

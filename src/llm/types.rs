@@ -11,8 +11,9 @@ pub struct ChatRequest {
     pub system: Option<String>,
     /// The conversation so far, oldest first.
     pub messages: Vec<ChatMessage>,
-    /// Tools the model may call in this turn; only the ones relevant to it, to keep prompts small.
-    pub tools: Vec<ToolSpec>,
+    /// Tools the model may call in this turn; only the ones relevant to it, to keep prompts small. Shared, because
+    /// every request of every turn sends the same list.
+    pub tools: std::sync::Arc<[ToolSpec]>,
     /// Upper bound on the answer; Anthropic requires one, so a default is sent when unset.
     pub max_tokens: Option<u32>,
     /// Sampling temperature; the provider's default when unset.

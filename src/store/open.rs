@@ -99,6 +99,7 @@ pub(crate) async fn open_sqlite(
         .min_connections(1)
         .test_before_acquire(false)
         .before_acquire(|connection, _| Box::pin(async move { Ok(transaction_state_is_clean(connection)) }))
+        .after_connect(|connection, _| Box::pin(plan_once(connection)))
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.clone())
         .await
@@ -109,6 +110,7 @@ pub(crate) async fn open_sqlite(
         .max_connections(config.max_connections.max(1))
         .min_connections(config.min_connections)
         .test_before_acquire(false)
+        .after_connect(|connection, _| Box::pin(plan_once(connection)))
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.pragma("cache_size", READER_CACHE_SIZE))
         .await
@@ -122,6 +124,34 @@ pub(crate) async fn open_sqlite(
         }
     };
     Ok(SqlitePools { writer, reader, memory_vectors: Default::default() })
+}
+
+/// Makes SQLite plan each statement once, not again for each new set of bound values.
+///
+/// By default SQLite's planner looks at the values bound to a statement (the number in `LIMIT $2`, say)
+/// and marks the statement to be parsed and planned again whenever those values change. sqlx keeps
+/// statements prepared and binds new values on every run, so a full-text search or a history read was
+/// compiled afresh each time: 5.6 % of the agent bench's CPU. The query planner stability guarantee
+/// (`SQLITE_DBCONFIG_ENABLE_QPSG`) turns that off; no statement of ours depends on it (no LIKE
+/// patterns or partial-index conditions are bound as parameters).
+async fn plan_once(connection: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    let mut handle = connection.lock_handle().await?;
+    let database = handle.as_raw_handle().as_ptr();
+    // SAFETY: `database` is this connection's open handle, held locked for the call; this option takes
+    // an int and an optional out-pointer, which may be null.
+    let code = unsafe {
+        libsqlite3_sys::sqlite3_db_config(
+            database,
+            libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+            1,
+            std::ptr::null_mut::<std::ffi::c_int>(),
+        )
+    };
+    if code == libsqlite3_sys::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(sqlx::Error::Protocol(format!("could not turn on stable query plans (SQLite code {code})")))
+    }
 }
 
 /// False for a connection that sqlx still believes to be inside a transaction once it is back in the pool.
@@ -242,5 +272,41 @@ pub(crate) async fn check_embedding_dims(pool: &PgPool, configured: usize) -> Re
             Err(StoreError::EmbeddingDimsMismatch { configured, in_schema: dims as usize })
         }
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a connection from `pool` has the query planner stability guarantee on, as SQLite reports it.
+    async fn plans_once(pool: &sqlx::SqlitePool) -> bool {
+        let mut connection = pool.acquire().await.expect("connection");
+        let mut handle = connection.lock_handle().await.expect("handle");
+        let mut enabled: std::ffi::c_int = -1;
+        // SAFETY: as in `plan_once`; -1 leaves the option as it is and writes its state to `enabled`.
+        let code = unsafe {
+            libsqlite3_sys::sqlite3_db_config(
+                handle.as_raw_handle().as_ptr(),
+                libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
+                -1,
+                &mut enabled as *mut std::ffi::c_int,
+            )
+        };
+        assert_eq!(code, libsqlite3_sys::SQLITE_OK);
+        enabled == 1
+    }
+
+    #[tokio::test]
+    async fn every_sqlite_connection_plans_a_statement_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("plans.db");
+        let options = SqliteConnectOptions::new().filename(&path);
+        let key = MasterKey::from_bytes([3; 32]);
+        let pools = open_sqlite(options, &path, &DatabaseConfig::default(), &key).await.expect("open");
+        assert!(plans_once(&pools.writer).await, "the writer re-plans statements for new bound values");
+        assert!(plans_once(&pools.reader).await, "a reader re-plans statements for new bound values");
+        pools.writer.close().await;
+        pools.reader.close().await;
     }
 }

@@ -45,7 +45,8 @@ fn weather_request() -> ChatRequest {
             name: "get_weather".to_owned(),
             description: "Current weather for a city".to_owned(),
             parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}}),
-        }],
+        }]
+        .into(),
         max_tokens: None,
         temperature: Some(0.2),
     }

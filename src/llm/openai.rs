@@ -1,5 +1,7 @@
 //! Client for OpenAI-compatible Chat Completions (`POST {base_url}/chat/completions`).
 
+use std::borrow::Cow;
+
 use eventsource_stream::Event;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -65,31 +67,34 @@ impl LlmProvider for OpenAiProvider {
     }
 }
 
-/// The request body for `request`; `stream` also asks for the usage chunk.
-fn to_wire(model: &str, request: &ChatRequest, stream: bool) -> ChatCompletionRequest {
+/// The request body for `request`, borrowing its text and schemas; `stream` also asks for the usage chunk.
+fn to_wire<'a>(model: &'a str, request: &'a ChatRequest, stream: bool) -> ChatCompletionRequest<'a> {
     let system = request.system.iter().map(|system| WireMessage {
         role: WireRole::System,
-        content: Some(WireContent::Text(system.clone())),
+        content: Some(WireContent::Text(Cow::Borrowed(system))),
         tool_calls: Vec::new(),
         tool_call_id: None,
     });
     let turns = request.messages.iter().map(|message| match message {
         ChatMessage::User { content } => WireMessage {
             role: WireRole::User,
-            content: Some(WireContent::Text(content.clone())),
+            content: Some(WireContent::Text(Cow::Borrowed(content))),
             tool_calls: Vec::new(),
             tool_call_id: None,
         },
         ChatMessage::Assistant { content, tool_calls } => WireMessage {
             role: WireRole::Assistant,
             // OpenAI wants `null`, not "", next to tool calls.
-            content: (!content.is_empty() || tool_calls.is_empty()).then(|| WireContent::Text(content.clone())),
+            content: (!content.is_empty() || tool_calls.is_empty()).then(|| WireContent::Text(Cow::Borrowed(content))),
             tool_calls: tool_calls
                 .iter()
                 .map(|call| WireToolCall {
-                    id: call.id.0.clone(),
-                    kind: "function".to_owned(),
-                    function: WireFunctionCall { name: call.name.clone(), arguments: call.arguments.to_string() },
+                    id: Cow::Borrowed(&call.id.0),
+                    kind: Cow::Borrowed("function"),
+                    function: WireFunctionCall {
+                        name: Cow::Borrowed(&call.name),
+                        arguments: call.arguments.to_string(),
+                    },
                 })
                 .collect(),
             tool_call_id: None,
@@ -98,26 +103,26 @@ fn to_wire(model: &str, request: &ChatRequest, stream: bool) -> ChatCompletionRe
             role: WireRole::Tool,
             // The protocol has no error flag; say it in the text so the model does not trust it.
             content: Some(WireContent::Text(if *is_error {
-                format!("tool error: {content}")
+                Cow::Owned(format!("tool error: {content}"))
             } else {
-                content.clone()
+                Cow::Borrowed(content)
             })),
             tool_calls: Vec::new(),
-            tool_call_id: Some(call_id.0.clone()),
+            tool_call_id: Some(Cow::Borrowed(&call_id.0)),
         },
     });
     ChatCompletionRequest {
-        model: model.to_owned(),
+        model: Cow::Borrowed(model),
         messages: system.chain(turns).collect(),
         tools: request
             .tools
             .iter()
             .map(|tool| WireTool {
-                kind: "function".to_owned(),
+                kind: Cow::Borrowed("function"),
                 function: WireFunctionDef {
-                    name: tool.name.clone(),
-                    description: Some(tool.description.clone()),
-                    parameters: tool.parameters.clone(),
+                    name: Cow::Borrowed(&tool.name),
+                    description: Some(Cow::Borrowed(&tool.description)),
+                    parameters: Cow::Borrowed(&tool.parameters),
                 },
             })
             .collect(),
@@ -139,7 +144,9 @@ fn from_wire(provider: &ProviderId, completion: ChatCompletion) -> Result<ChatRe
         .message
         .tool_calls
         .into_iter()
-        .map(|call| parse_tool_call(provider, call.id, call.function.name, &call.function.arguments))
+        .map(|call| {
+            parse_tool_call(provider, call.id.into_owned(), call.function.name.into_owned(), &call.function.arguments)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let finish = finish_reason(choice.finish_reason.as_deref(), !tool_calls.is_empty());
     let usage = completion.usage.unwrap_or_default();

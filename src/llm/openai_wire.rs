@@ -4,16 +4,22 @@
 //! small and servers that reject unknown or null fields (some self-hosted ones do) accept them.
 //! Deserialization is lenient (`default` everywhere it is safe) because "OpenAI-compatible"
 //! servers differ in which fields they bother to send.
+//!
+//! Text and schemas in the request types are `Cow`s: a request borrows the conversation and the tool
+//! list it is built from instead of copying them (all 200 messages and every schema, on every turn);
+//! what is read from a server is owned (`'static`).
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
 /// `POST {base_url}/chat/completions` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ChatCompletionRequest {
-    pub model: String,
-    pub messages: Vec<WireMessage>,
+pub struct ChatCompletionRequest<'a> {
+    pub model: Cow<'a, str>,
+    pub messages: Vec<WireMessage<'a>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<WireTool>,
+    pub tools: Vec<WireTool<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,31 +51,31 @@ pub enum WireRole {
 
 /// One entry of `messages` (requests) or the `message` of a choice (responses).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireMessage {
+pub struct WireMessage<'a> {
     pub role: WireRole,
     /// `null` for assistant messages that only call tools.
     #[serde(default)]
-    pub content: Option<WireContent>,
+    pub content: Option<WireContent<'a>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<WireToolCall>,
+    pub tool_calls: Vec<WireToolCall<'a>>,
     /// Set on `tool` messages: which call this answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
+    pub tool_call_id: Option<Cow<'a, str>>,
 }
 
 /// Message content: a plain string, or the list-of-parts form some clients send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum WireContent {
-    Text(String),
+pub enum WireContent<'a> {
+    Text(Cow<'a, str>),
     Parts(Vec<WireContentPart>),
 }
 
-impl WireContent {
+impl WireContent<'_> {
     /// The text of all text parts, joined; non-text parts (images) are dropped.
     pub fn to_text(&self) -> String {
         match self {
-            WireContent::Text(text) => text.clone(),
+            WireContent::Text(text) => text.to_string(),
             WireContent::Parts(parts) => {
                 parts.iter().filter_map(|part| part.text.as_deref()).collect::<Vec<_>>().join("")
             }
@@ -88,39 +94,39 @@ pub struct WireContentPart {
 
 /// A complete tool call in a request history or a non-streamed response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireToolCall {
-    pub id: String,
+pub struct WireToolCall<'a> {
+    pub id: Cow<'a, str>,
     /// Always `"function"`.
     #[serde(rename = "type", default = "function_kind")]
-    pub kind: String,
-    pub function: WireFunctionCall,
+    pub kind: Cow<'a, str>,
+    pub function: WireFunctionCall<'a>,
 }
 
 /// The function part of a tool call; `arguments` is a JSON document encoded as a string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireFunctionCall {
-    pub name: String,
+pub struct WireFunctionCall<'a> {
+    pub name: Cow<'a, str>,
     #[serde(default)]
     pub arguments: String,
 }
 
 /// An entry of `tools`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireTool {
+pub struct WireTool<'a> {
     /// Always `"function"`.
     #[serde(rename = "type", default = "function_kind")]
-    pub kind: String,
-    pub function: WireFunctionDef,
+    pub kind: Cow<'a, str>,
+    pub function: WireFunctionDef<'a>,
 }
 
 /// A function tool's name, description and JSON Schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireFunctionDef {
-    pub name: String,
+pub struct WireFunctionDef<'a> {
+    pub name: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Cow<'a, str>>,
     #[serde(default = "empty_object")]
-    pub parameters: serde_json::Value,
+    pub parameters: Cow<'a, serde_json::Value>,
 }
 
 /// Non-streamed response body.
@@ -145,7 +151,7 @@ pub struct ChatCompletion {
 pub struct WireChoice {
     #[serde(default)]
     pub index: u32,
-    pub message: WireMessage,
+    pub message: WireMessage<'static>,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
@@ -244,10 +250,10 @@ pub struct WireErrorDetail {
 /// The `data:` line that ends a streamed response.
 pub const STREAM_DONE: &str = "[DONE]";
 
-fn function_kind() -> String {
-    "function".to_owned()
+fn function_kind() -> Cow<'static, str> {
+    Cow::Borrowed("function")
 }
 
-fn empty_object() -> serde_json::Value {
-    serde_json::Value::Object(serde_json::Map::new())
+fn empty_object() -> Cow<'static, serde_json::Value> {
+    Cow::Owned(serde_json::Value::Object(serde_json::Map::new()))
 }

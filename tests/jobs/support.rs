@@ -158,6 +158,8 @@ pub fn node(url: &str, name: &str, ledger_port: u16, extra: &[(&str, &str)]) -> 
     use crate::support::process::{Sandbox, text, write_file};
     let mut sandbox = Sandbox::new()
         .env("CHITIN_DATABASE__URL", url)
+        // Several nodes share one test server: a small pool each keeps the suite within its connection limit.
+        .env("CHITIN_DATABASE__MAX_CONNECTIONS", "8")
         .env("CHITIN_MASTER_KEY", NODE_MASTER_KEY)
         .env("CHITIN_LOG", "warn")
         .env("CHITIN_JOBS__NODE", name)

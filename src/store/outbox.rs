@@ -9,6 +9,31 @@ use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
 use super::sqlite_script::ScriptConnection;
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
+// Statements both backends run, as macros so the SQLite scripts below can `concat!` them in.
+
+/// Files a reply (`$1`–`$8`: conversation, channel, external id, sealed body, now, answered message, input and output
+/// tokens); returns its id, or nothing when the answered message already has a reply.
+macro_rules! insert_reply_sql {
+    () => {
+        "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
+         created_at_ms, in_reply_to, input_tokens, output_tokens) \
+         VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
+         ON CONFLICT (in_reply_to) DO NOTHING RETURNING id"
+    };
+}
+
+/// Marks outbox entry `$1` delivered at `$2` (the first time only); returns its reply's message id.
+macro_rules! mark_outbox_delivered_sql {
+    () => {
+        "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
+         WHERE id = $1 RETURNING message_id"
+    };
+}
+
+/// The reply already filed for message `$1` and its outbox entry.
+const QUEUED_REPLY_TO: &str =
+    "SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.in_reply_to = $1";
+
 /// Ids of a reply just queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct QueuedReply {
@@ -135,32 +160,25 @@ impl Outbox {
         };
         {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let message_id: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
-                 created_at_ms, in_reply_to, input_tokens, output_tokens) \
-                 VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
-                 ON CONFLICT (in_reply_to) DO NOTHING RETURNING id",
-            )
-            .bind(conversation_id.0)
-            .bind(&channel)
-            .bind(&external_conversation_id)
-            .bind(&sealed)
-            .bind(now)
-            .bind(in_reply_to.map(|id| id.0))
-            .bind(input_tokens)
-            .bind(output_tokens)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::query(op))?;
-            let Some(message_id) = message_id else {
-                // Rolled back on drop; the first reply stands.
-                let (message_id, outbox_id): (i64, i64) = sqlx::query_as(
-                    "SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.in_reply_to = $1",
-                )
+            let message_id: Option<i64> = sqlx::query_scalar(insert_reply_sql!())
+                .bind(conversation_id.0)
+                .bind(&channel)
+                .bind(&external_conversation_id)
+                .bind(&sealed)
+                .bind(now)
                 .bind(in_reply_to.map(|id| id.0))
-                .fetch_one(&mut *tx)
+                .bind(input_tokens)
+                .bind(output_tokens)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(StoreError::query(op))?;
+            let Some(message_id) = message_id else {
+                // Rolled back on drop; the first reply stands.
+                let (message_id, outbox_id): (i64, i64) = sqlx::query_as(QUEUED_REPLY_TO)
+                    .bind(in_reply_to.map(|id| id.0))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::query(op))?;
                 return Ok(ReplyOutcome::AlreadyQueued(QueuedReply {
                     message_id: MessageId(message_id),
                     outbox_id: OutboxId(outbox_id),
@@ -277,15 +295,12 @@ impl Outbox {
         };
         {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let message_id: Option<i64> = sqlx::query_scalar(
-                "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
-                 WHERE id = $1 RETURNING message_id",
-            )
-            .bind(outbox_id.0)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(StoreError::query(op))?;
+            let message_id: Option<i64> = sqlx::query_scalar(mark_outbox_delivered_sql!())
+                .bind(outbox_id.0)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::query(op))?;
             let message_id =
                 message_id.ok_or(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() })?;
             sqlx::query(
@@ -375,24 +390,24 @@ struct AnswerRow<'a> {
 /// reply's id and its outbox entry's, or nothing when the message already had a reply: the outbox insert runs
 /// only if the reply insert changed a row. The answered message's status is set either way (a redone turn's
 /// caller sets it too).
-const ENQUEUE_ANSWER_SQLITE: &str = "BEGIN IMMEDIATE; \
-     INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
-     created_at_ms, in_reply_to, input_tokens, output_tokens) \
-     VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
-     ON CONFLICT (in_reply_to) DO NOTHING RETURNING id; \
-     INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
+const ENQUEUE_ANSWER_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; ",
+    insert_reply_sql!(),
+    "; INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
      SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
      UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL; \
-     COMMIT";
+     COMMIT"
+);
 
 /// [`Outbox::mark_delivered`]'s transaction on SQLite, as one script: the answered reply's message id, or nothing
 /// when the outbox entry does not exist.
-const MARK_DELIVERED_SQLITE: &str = "BEGIN IMMEDIATE; \
-     UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
-     WHERE id = $1 RETURNING message_id; \
-     UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($3, platform_message_id) \
+const MARK_DELIVERED_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; ",
+    mark_outbox_delivered_sql!(),
+    "; UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($3, platform_message_id) \
      WHERE id = (SELECT message_id FROM outbox WHERE id = $1); \
-     COMMIT";
+     COMMIT"
+);
 
 async fn enqueue_answer_sqlite(writer: &sqlx::SqlitePool, reply: &AnswerRow<'_>) -> Result<ReplyOutcome, sqlx::Error> {
     let mut connection = ScriptConnection::acquire(writer).await?;
@@ -410,6 +425,7 @@ async fn enqueue_answer_sqlite(writer: &sqlx::SqlitePool, reply: &AnswerRow<'_>)
                 .bind(reply.answered_status.map(|status| status.as_str())),
         )
         .await?;
+    // Back to the pool first: the lookup below needs the single writer connection.
     drop(connection);
     if let [message_id, outbox_id] = ids[..] {
         return Ok(ReplyOutcome::Queued(QueuedReply {
@@ -417,11 +433,7 @@ async fn enqueue_answer_sqlite(writer: &sqlx::SqlitePool, reply: &AnswerRow<'_>)
             outbox_id: OutboxId(outbox_id),
         }));
     }
-    let (message_id, outbox_id): (i64, i64) = sqlx::query_as(
-        "SELECT m.id, o.id FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.in_reply_to = $1",
-    )
-    .bind(reply.in_reply_to.map(|id| id.0))
-    .fetch_one(writer)
-    .await?;
+    let (message_id, outbox_id): (i64, i64) =
+        sqlx::query_as(QUEUED_REPLY_TO).bind(reply.in_reply_to.map(|id| id.0)).fetch_one(writer).await?;
     Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
 }

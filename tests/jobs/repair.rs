@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use chitin::store::{InboundMessage, InboundOutcome, JobState, NewJob, Store, now_ms};
 
+use chitin_actors::health::HealthNode;
+
 use super::support::{Backend, service, start};
+use crate::support::chitin::TestChitin;
 
 async fn repaired(store: &Store, target: &str) -> bool {
     let records = store.audit().list(None, 1_000).await.unwrap();
@@ -25,6 +28,29 @@ fn noop_job<'a>(key: &'a str, max_runtime_ms: Option<i64>) -> NewJob<'a> {
     }
 }
 
+/// Each job worker claims once when it starts and then sleeps until the (slowed) sweep; the ghost claims below
+/// must not race that first claim. A worker answers a health probe only after its start-up claim, so once every
+/// worker says "idle" the ghost is the only claimant.
+async fn workers_made_their_first_claim(chitin: &TestChitin) {
+    fn workers(node: &HealthNode, found: &mut Vec<HealthNode>) {
+        if node.name.starts_with("job-worker-") {
+            found.push(node.clone());
+        }
+        node.children.iter().for_each(|child| workers(child, found));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = service(chitin).tree().health().await.unwrap();
+        let mut found = Vec::new();
+        workers(&health, &mut found);
+        if !found.is_empty() && found.iter().all(|worker| worker.detail.starts_with("idle")) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job worker not idle: {}", health.render());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stuck_work_is_healed_within_one_repair_interval() {
     // The job waker's own lease sweep is slowed down, so the repairer is the one that heals.
@@ -37,6 +63,7 @@ async fn stuck_work_is_healed_within_one_repair_interval() {
     let chitin = start(Backend::Sqlite, &settings).await.expect("sqlite");
     let store = service(&chitin).store().clone();
     let jobs = store.jobs();
+    workers_made_their_first_claim(&chitin).await;
 
     // A worker of a node that died: its lease runs out and nobody renews it.
     let orphan = jobs.enqueue(&noop_job("orphan", None)).await.unwrap().job_id();

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use crate::agent::sessions::HeldMessage;
 use crate::llm::{ChatMessage, ToolSpec};
-use crate::store::{Role, StoredMessage};
+use crate::store::Role;
 
 /// Identity files the user edits to shape the assistant, with the text they start with.
 pub const IDENTITY_FILES: &[(&str, &str)] = &[
@@ -65,7 +66,7 @@ pub struct PromptHistory {
     pub messages: Vec<(i64, ChatMessage)>,
 }
 
-pub fn history_since_summary(stored: &[StoredMessage]) -> PromptHistory {
+pub(crate) fn history_since_summary(stored: &[HeldMessage]) -> PromptHistory {
     let mut summary = None;
     let mut through = i64::MIN;
     for message in stored {
@@ -80,8 +81,8 @@ pub fn history_since_summary(stored: &[StoredMessage]) -> PromptHistory {
         .iter()
         .filter(|message| message.id.0 > through && message.role != Role::System)
         .filter_map(|message| match message.role {
-            Role::User => Some((message.id.0, ChatMessage::user(message.body.clone()))),
-            Role::Assistant => Some((message.id.0, ChatMessage::assistant(message.body.clone()))),
+            Role::User => Some((message.id.0, ChatMessage::user(message.body.to_string()))),
+            Role::Assistant => Some((message.id.0, ChatMessage::assistant(message.body.to_string()))),
             Role::Tool | Role::System => None,
         })
         .collect();

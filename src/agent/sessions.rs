@@ -13,7 +13,30 @@ use dashmap::DashMap;
 use tokio::sync::Mutex;
 
 use crate::agent::turn::PendingApproval;
-use crate::store::{ConversationId as StoredConversationId, MessageId, Store, StoreError, StoredMessage};
+use crate::store::{ConversationId as StoredConversationId, MessageId, Role, Store, StoreError, StoredMessage};
+
+/// A history row as the prompt needs it (id, role, what it answers, body). A session holds up to
+/// `agent.history_messages` of these between turns, so the stored row's other fields (channel, sender, platform
+/// id, status, usage: about 130 bytes a row) are not kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldMessage {
+    pub id: MessageId,
+    pub role: Role,
+    /// For assistant replies: the inbound message answered.
+    pub in_reply_to: Option<MessageId>,
+    pub body: Box<str>,
+}
+
+impl From<StoredMessage> for HeldMessage {
+    fn from(message: StoredMessage) -> Self {
+        HeldMessage {
+            id: message.id,
+            role: message.role,
+            in_reply_to: message.in_reply_to,
+            body: message.body.into_boxed_str(),
+        }
+    }
+}
 
 /// One conversation's remembered state. Only its session actor runs turns, one at a time, so the lock is
 /// uncontended; it exists because the agent is shared.
@@ -21,7 +44,7 @@ use crate::store::{ConversationId as StoredConversationId, MessageId, Store, Sto
 pub struct SessionMemory {
     pub stored_id: Option<StoredConversationId>,
     /// The newest `history_messages` rows, oldest first; `None` until first loaded.
-    history: Option<VecDeque<StoredMessage>>,
+    history: Option<VecDeque<HeldMessage>>,
     /// `None`: not read from the store yet.
     pub pending: Option<Option<PendingApproval>>,
 }
@@ -55,19 +78,26 @@ impl SessionMemory {
         conversation_id: StoredConversationId,
         limit: i64,
         current: MessageId,
-    ) -> Result<&mut VecDeque<StoredMessage>, StoreError> {
+    ) -> Result<&mut VecDeque<HeldMessage>, StoreError> {
         let conversations = store.conversations();
         let capacity = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut held = match self.history.take() {
             Some(mut held) => {
                 let after = held.back().map(|message| message.id).unwrap_or(MessageId(0));
-                held.extend(conversations.history_after(conversation_id, after, limit).await?.into_iter().map(slim));
+                held.extend(
+                    conversations
+                        .history_after(conversation_id, after, limit)
+                        .await?
+                        .into_iter()
+                        .map(HeldMessage::from),
+                );
                 held
             }
             None => VecDeque::new(),
         };
         if !held.iter().rev().any(|message| message.id == current) {
-            held = conversations.history(conversation_id, limit).await?.into_iter().map(slim).collect();
+            held = VecDeque::with_capacity(capacity.saturating_add(TOP_UP_ROOM).min(MAX_PREALLOCATED));
+            held.extend(conversations.history(conversation_id, limit).await?.into_iter().map(HeldMessage::from));
         }
         while held.len() > capacity {
             held.pop_front();
@@ -78,46 +108,39 @@ impl SessionMemory {
 
 /// Whether `held` shows a reply to `message`: `None` when `message` itself is not held (older than the window), so
 /// the history cannot tell.
-pub fn reply_in(held: &VecDeque<StoredMessage>, message: MessageId) -> Option<bool> {
+pub fn reply_in(held: &VecDeque<HeldMessage>, message: MessageId) -> Option<bool> {
     held.iter()
         .rev()
         .any(|stored| stored.id == message)
         .then(|| held.iter().any(|stored| stored.in_reply_to == Some(message)))
 }
 
-/// Keeps what the prompt needs (id, role, body); the rest would only cost memory for every held message.
-fn slim(message: StoredMessage) -> StoredMessage {
-    StoredMessage { channel: String::new(), platform_message_id: None, sender: None, ..message }
-}
+/// Room beyond the window for the rows a turn's top-up appends before the oldest are dropped, so a full history
+/// does not double its allocation to take them.
+const TOP_UP_ROOM: usize = 16;
+
+/// The most rows a history is given room for up front; a larger `agent.history_messages` grows as rows arrive.
+const MAX_PREALLOCATED: usize = 1024;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Direction, MessageStatus, Role};
 
-    fn stored(id: i64, in_reply_to: Option<i64>) -> StoredMessage {
-        StoredMessage {
+    fn held(id: i64, in_reply_to: Option<i64>) -> HeldMessage {
+        HeldMessage {
             id: MessageId(id),
-            conversation_id: StoredConversationId(1),
-            channel: String::new(),
-            platform_message_id: None,
-            direction: if in_reply_to.is_some() { Direction::Outbound } else { Direction::Inbound },
             role: if in_reply_to.is_some() { Role::Assistant } else { Role::User },
-            status: MessageStatus::Processed,
-            sender: None,
-            body: String::new(),
             in_reply_to: in_reply_to.map(MessageId),
-            created_at_ms: 0,
-            usage: None,
+            body: "".into(),
         }
     }
 
     #[test]
     fn the_history_tells_whether_a_held_message_was_answered() {
-        let held: VecDeque<StoredMessage> =
-            [stored(1, None), stored(2, Some(1)), stored(3, None), stored(4, None)].into_iter().collect();
-        assert_eq!(reply_in(&held, MessageId(1)), Some(true));
-        assert_eq!(reply_in(&held, MessageId(3)), Some(false));
-        assert_eq!(reply_in(&held, MessageId(0)), None, "a message outside the window is for the store to answer");
+        let window: VecDeque<HeldMessage> =
+            [held(1, None), held(2, Some(1)), held(3, None), held(4, None)].into_iter().collect();
+        assert_eq!(reply_in(&window, MessageId(1)), Some(true));
+        assert_eq!(reply_in(&window, MessageId(3)), Some(false));
+        assert_eq!(reply_in(&window, MessageId(0)), None, "a message outside the window is for the store to answer");
     }
 }

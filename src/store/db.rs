@@ -23,6 +23,8 @@ pub(crate) enum Db {
 pub(crate) struct SqlitePools {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
+    /// Group commit of the writer's delivery marks.
+    pub(crate) delivery_marks: super::delivery_batch::DeliveryBatcher,
     /// The in-process copy of the memory chunk vectors that SQLite's vector search scans.
     pub(crate) memory_vectors: std::sync::Arc<super::memory_vector_cache::VectorCache>,
 }

@@ -11,6 +11,7 @@ mod config;
 mod connection_loss;
 mod conversations;
 mod db;
+mod delivery_batch;
 mod error;
 mod export;
 #[cfg(test)]

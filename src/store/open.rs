@@ -11,6 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use crate::config::SecretValue;
 
 use super::db::SqlitePools;
+use super::delivery_batch::DeliveryBatcher;
 use super::error::sqlite_code;
 use super::{DatabaseConfig, StoreError};
 use crate::crypto::MasterKey;
@@ -123,7 +124,8 @@ pub(crate) async fn open_sqlite(
             return Err(open_error(error));
         }
     };
-    Ok(SqlitePools { writer, reader, memory_vectors: Default::default() })
+    let delivery_marks = DeliveryBatcher::spawn(writer.clone());
+    Ok(SqlitePools { writer, reader, delivery_marks, memory_vectors: Default::default() })
 }
 
 /// Makes SQLite plan each statement once, not again for each new set of bound values.

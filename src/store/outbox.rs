@@ -6,10 +6,11 @@ use serde::Serialize;
 
 use super::conversations::{TokenUsage, body_context};
 use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::delivery_batch::DeliveryMark;
 use super::sqlite_script::ScriptConnection;
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
-// Statements both backends run, as macros so the SQLite scripts below can `concat!` them in.
+// A statement both backends run, as a macro so the SQLite script below can `concat!` it in.
 
 /// Files a reply (`$1`–`$8`: conversation, channel, external id, sealed body, now, answered message, input and output
 /// tokens); returns its id, or nothing when the answered message already has a reply.
@@ -22,13 +23,10 @@ macro_rules! insert_reply_sql {
     };
 }
 
-/// Marks outbox entry `$1` delivered at `$2` (the first time only); returns its reply's message id.
-macro_rules! mark_outbox_delivered_sql {
-    () => {
-        "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
-         WHERE id = $1 RETURNING message_id"
-    };
-}
+/// Marks outbox entry `$1` delivered at `$2` (the first time only); returns its reply's message id. PostgreSQL's;
+/// SQLite marks several at once (see `delivery_batch`).
+const MARK_OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), \
+     lease_until_ms = NULL WHERE id = $1 RETURNING message_id";
 
 /// The reply already filed for message `$1` and its outbox entry.
 const QUEUED_REPLY_TO: &str =
@@ -279,23 +277,21 @@ impl Outbox {
         let now = now_ms();
         let pool = match &self.shared.db {
             Db::Sqlite(pools) => {
-                let mut connection = ScriptConnection::acquire(&pools.writer).await.map_err(StoreError::query(op))?;
-                let marked = connection
-                    .fetch_ids(
-                        sqlx::query_scalar(MARK_DELIVERED_SQLITE).bind(outbox_id.0).bind(now).bind(platform_message_id),
-                    )
-                    .await
-                    .map_err(StoreError::query(op))?;
-                return match marked.as_slice() {
-                    [_message_id] => Ok(()),
-                    _ => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
+                let mark = DeliveryMark {
+                    outbox_id: outbox_id.0,
+                    platform_message_id: platform_message_id.map(str::to_owned),
+                    at_ms: now,
+                };
+                return match pools.delivery_marks.mark(mark).await? {
+                    true => Ok(()),
+                    false => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
                 };
             }
             Db::Postgres(pool) => pool,
         };
         {
             let mut tx = pool.begin_write().await.map_err(StoreError::query(op))?;
-            let message_id: Option<i64> = sqlx::query_scalar(mark_outbox_delivered_sql!())
+            let message_id: Option<i64> = sqlx::query_scalar(MARK_OUTBOX_DELIVERED)
                 .bind(outbox_id.0)
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -396,16 +392,6 @@ const ENQUEUE_ANSWER_SQLITE: &str = concat!(
     "; INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
      SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
      UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL; \
-     COMMIT"
-);
-
-/// [`Outbox::mark_delivered`]'s transaction on SQLite, as one script: the answered reply's message id, or nothing
-/// when the outbox entry does not exist.
-const MARK_DELIVERED_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    mark_outbox_delivered_sql!(),
-    "; UPDATE messages SET status = 'delivered', platform_message_id = COALESCE($3, platform_message_id) \
-     WHERE id = (SELECT message_id FROM outbox WHERE id = $1); \
      COMMIT"
 );
 

@@ -36,6 +36,7 @@ on_both_backends!(
     concurrent_first_messages_share_one_new_conversation,
     conversation_activity_follows_its_newest_message,
     outbox_claim_lease_and_delivery,
+    concurrent_delivery_marks_each_land,
     turn_usage_is_stored_with_the_reply,
     failed_transaction_leaves_nothing_behind,
     jobs_lifecycle,
@@ -268,6 +269,41 @@ async fn outbox_claim_lease_and_delivery(t: &TestStore) {
     assert!(matches!(error, StoreError::NotFound { .. }), "a delivered reply cannot be rescheduled: {error}");
     let error = outbox.enqueue_reply(chitin::store::ConversationId(i64::MAX), None, "x").await.unwrap_err();
     assert!(matches!(error, StoreError::NotFound { what: "conversation", .. }), "{error}");
+}
+
+/// Many replies marked delivered at once (SQLite commits the marks queued together in one script): each mark lands
+/// on its own reply with its own platform id, a mark of an unknown entry fails alone, and a later mark without a
+/// platform id keeps the one already stored.
+async fn concurrent_delivery_marks_each_land(t: &TestStore) {
+    let conversation_id = t.store.conversations().get_or_create("telegram", "chat-marks").await.unwrap();
+    let outbox = t.store.outbox();
+    let mut queued = Vec::new();
+    for n in 0..40 {
+        queued.push(outbox.enqueue_reply(conversation_id, None, &format!("reply {n}")).await.unwrap().reply());
+    }
+    let platform_id = |n: usize| n.is_multiple_of(2).then(|| format!("sent:{n}"));
+    let marks = queued.iter().enumerate().map(|(n, reply)| {
+        let outbox = t.store.outbox();
+        let outbox_id = reply.outbox_id;
+        async move { outbox.mark_delivered(outbox_id, platform_id(n).as_deref()).await }
+    });
+    let unknown = outbox.mark_delivered(chitin::store::OutboxId(i64::MAX), Some("nowhere"));
+    let (results, unknown) = futures::join!(futures::future::join_all(marks), unknown);
+    for result in results {
+        result.unwrap();
+    }
+    assert!(matches!(unknown, Err(StoreError::NotFound { what: "outbox entry", .. })), "{unknown:?}");
+    assert_eq!(outbox.undelivered_count().await.unwrap(), 0);
+
+    outbox.mark_delivered(queued[0].outbox_id, None).await.unwrap();
+    let history = t.store.conversations().history(conversation_id, 100).await.unwrap();
+    assert_eq!(history.len(), 40);
+    for (n, reply) in queued.iter().enumerate() {
+        let stored = history.iter().find(|message| message.id == reply.message_id).expect("reply in history");
+        assert_eq!(stored.status, MessageStatus::Delivered, "reply {n}");
+        assert_eq!(stored.platform_message_id, platform_id(n), "reply {n}");
+        assert_eq!(stored.body, format!("reply {n}"));
+    }
 }
 
 async fn turn_usage_is_stored_with_the_reply(t: &TestStore) {

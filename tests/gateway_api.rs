@@ -120,8 +120,20 @@ async fn the_openai_api_streams_chunks_and_done_and_lists_the_model() {
         .expect("json");
     assert_eq!(models["object"], "list");
     assert_eq!(models["data"][0]["id"], "chitin");
+    let model = chitin.client.get(chitin.url("/v1/models/chitin")).bearer_auth(TOKEN).send().await.expect("model");
+    let model: Value = model.json().await.expect("json");
+    assert_eq!((&model["id"], &model["object"]), (&json!("chitin"), &json!("model")), "{model}");
+    let unknown = chitin.client.get(chitin.url("/v1/models/gpt-4o")).bearer_auth(TOKEN).send().await.expect("model");
+    assert_eq!(unknown.status(), 404);
+    let unknown: Value = unknown.json().await.expect("json");
+    assert_eq!(unknown["error"]["param"], "model", "{unknown}");
+    // Errors come in OpenAI's shape, which the SDKs turn into their exceptions.
     let refused = chitin.client.get(chitin.url("/v1/models")).send().await.expect("request");
     assert_eq!(refused.status(), 401);
+    let refused: Value = refused.json().await.expect("error json");
+    assert_eq!(refused["error"]["type"], "invalid_request_error", "{refused}");
+    assert_eq!(refused["error"]["code"], "invalid_api_key", "{refused}");
+    assert!(refused["error"]["message"].as_str().is_some_and(|message| message.contains("token")), "{refused}");
     let bad = chitin
         .client
         .post(chitin.url("/v1/chat/completions"))
@@ -131,6 +143,10 @@ async fn the_openai_api_streams_chunks_and_done_and_lists_the_model() {
         .await
         .expect("request");
     assert_eq!(bad.status(), 400);
+    let bad: Value = bad.json().await.expect("error json");
+    assert_eq!(bad["error"]["type"], "invalid_request_error", "{bad}");
+    assert_eq!(bad["error"]["param"], "messages", "{bad}");
+    assert!(bad["error"]["message"].as_str().is_some_and(|message| message.contains("array")), "{bad}");
     chitin.stop().await;
 }
 

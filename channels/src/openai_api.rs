@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use tracing::{Instrument, info_span, warn};
 
 use crate::gateway::auth::GatewayAuth;
 use crate::ports::{Incoming, Intake};
-use crate::webhook::{auth_error, error, intake_error};
+use crate::webhook::{auth_failure_message, intake_failure};
 
 /// Header that picks the conversation when the `user` field does not.
 pub const CONVERSATION_HEADER: &str = "x-chitin-conversation";
@@ -42,16 +42,54 @@ pub fn routes(intake: Arc<dyn Intake>, auth: GatewayAuth) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ApiState { intake, auth })
 }
 
 async fn models(State(state): State<ApiState>, headers: HeaderMap) -> Response {
     if let Err(failure) = state.auth.check_request(&headers) {
-        return auth_error(failure);
+        return api_error(StatusCode::UNAUTHORIZED, auth_failure_message(failure));
     }
-    Json(json!({"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "chitin"}]}))
-        .into_response()
+    Json(json!({"object": "list", "data": [model_json()]})).into_response()
+}
+
+/// `GET /v1/models/{id}`, which SDKs call to check a model exists.
+async fn model(State(state): State<ApiState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(failure) = state.auth.check_request(&headers) {
+        return api_error(StatusCode::UNAUTHORIZED, auth_failure_message(failure));
+    }
+    if id != MODEL_ID {
+        return api_error_for(
+            StatusCode::NOT_FOUND,
+            Some("model"),
+            format!("model `{id}` does not exist; use `{MODEL_ID}`"),
+        );
+    }
+    Json(model_json()).into_response()
+}
+
+fn model_json() -> Value {
+    json!({"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "chitin"})
+}
+
+/// An error in the body shape of OpenAI's API (`{"error": {"message", "type", "param", "code"}}`), which the
+/// OpenAI SDKs read into their exception types and messages.
+fn api_error(status: StatusCode, message: impl Into<String>) -> Response {
+    api_error_for(status, None, message)
+}
+
+/// [`api_error`] naming the request field (`param`) that was wrong.
+fn api_error_for(status: StatusCode, param: Option<&str>, message: impl Into<String>) -> Response {
+    let (kind, code) = match status {
+        StatusCode::UNAUTHORIZED => ("invalid_request_error", Some("invalid_api_key")),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limit_error", Some("rate_limit_exceeded")),
+        StatusCode::GATEWAY_TIMEOUT => ("server_error", Some("timeout")),
+        status if status.is_server_error() => ("server_error", None),
+        _ => ("invalid_request_error", None),
+    };
+    let body = json!({"error": {"message": message.into(), "type": kind, "param": param, "code": code}});
+    (status, Json(body)).into_response()
 }
 
 /// The parts of a Chat Completions request Chitin uses.
@@ -64,25 +102,42 @@ struct ChatInput {
     conversation: String,
 }
 
-fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> {
-    let request: Value = serde_json::from_slice(body).map_err(|problem| format!("invalid JSON body: {problem}"))?;
-    let messages = request.get("messages").and_then(Value::as_array).ok_or("messages: required array is missing")?;
+/// What was wrong with a request: the field, when one is to blame, and a message that names it.
+struct BadRequest {
+    param: Option<&'static str>,
+    message: String,
+}
+
+impl BadRequest {
+    fn field(param: &'static str, problem: &str) -> BadRequest {
+        BadRequest { param: Some(param), message: format!("{param}: {problem}") }
+    }
+}
+
+fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, BadRequest> {
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|problem| BadRequest { param: None, message: format!("invalid JSON body: {problem}") })?;
+    let messages = match request.get("messages") {
+        Some(Value::Array(messages)) => messages,
+        Some(_) => return Err(BadRequest::field("messages", "must be an array of messages")),
+        None => return Err(BadRequest::field("messages", "required array is missing")),
+    };
     let last_user = messages
         .iter()
         .rev()
         .find(|message| message.get("role").and_then(Value::as_str) == Some("user"))
-        .ok_or("messages: no message with role \"user\"")?;
+        .ok_or_else(|| BadRequest::field("messages", "no message with role \"user\""))?;
     let text = match last_user.get("content") {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Array(parts)) => {
             parts.iter().filter_map(|part| part.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
         }
-        _ => return Err("messages[].content: must be a string or an array of text parts".into()),
+        _ => return Err(BadRequest::field("messages[].content", "must be a string or an array of text parts")),
     };
     let stream = match request.get("stream") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(stream)) => *stream,
-        Some(_) => return Err("stream: must be a boolean".into()),
+        Some(_) => return Err(BadRequest::field("stream", "must be a boolean")),
     };
     let include_usage = request.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let model = request.get("model").and_then(Value::as_str).unwrap_or(MODEL_ID).to_string();
@@ -98,11 +153,11 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, String> 
 
 async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(failure) = state.auth.check_request(&headers) {
-        return auth_error(failure);
+        return api_error(StatusCode::UNAUTHORIZED, auth_failure_message(failure));
     }
     let input = match parse_request(&headers, &body) {
         Ok(input) => input,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
+        Err(problem) => return api_error_for(StatusCode::BAD_REQUEST, problem.param, problem.message),
     };
     let conversation = chitin_actors::ConversationId::new(ChannelKind::Api, &input.conversation);
     // Subscribe before submitting, so no event of this turn can be missed.
@@ -117,7 +172,10 @@ async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, bod
     let span = info_span!("openai_api", conversation = %conversation);
     let submitted = match state.intake.submit(incoming).instrument(span).await {
         Ok(submitted) => submitted,
-        Err(failure) => return intake_error(failure),
+        Err(failure) => {
+            let (status, message) = intake_failure(failure);
+            return api_error(status, message);
+        }
     };
     let record_id = submitted.record_id();
     let completion_id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
@@ -139,7 +197,7 @@ async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, bod
                 "usage": usage_json(usage),
             }))
             .into_response(),
-            None => error(StatusCode::GATEWAY_TIMEOUT, "the turn did not finish in time; the message is saved"),
+            None => api_error(StatusCode::GATEWAY_TIMEOUT, "the turn did not finish in time; the message is saved"),
         }
     }
 }

@@ -51,20 +51,29 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 pub(crate) fn auth_error(failure: AuthFailure) -> Response {
+    error(StatusCode::UNAUTHORIZED, auth_failure_message(failure))
+}
+
+/// What a caller that failed authentication is told, on every gateway endpoint.
+pub(crate) fn auth_failure_message(failure: AuthFailure) -> &'static str {
     match failure {
-        AuthFailure::NotConfigured => {
-            error(StatusCode::UNAUTHORIZED, "gateway.token is not configured; set it to use this endpoint")
-        }
-        AuthFailure::Missing => error(StatusCode::UNAUTHORIZED, "missing Authorization: Bearer token or signature"),
-        AuthFailure::Wrong => error(StatusCode::UNAUTHORIZED, "wrong token or signature"),
+        AuthFailure::NotConfigured => "gateway.token is not configured; set it to use this endpoint",
+        AuthFailure::Missing => "missing Authorization: Bearer token or signature",
+        AuthFailure::Wrong => "wrong token or signature",
     }
 }
 
 pub(crate) fn intake_error(failure: IntakeError) -> Response {
+    let (status, message) = intake_failure(failure);
+    error(status, message)
+}
+
+/// The status and message for a message the intake could not take.
+pub(crate) fn intake_failure(failure: IntakeError) -> (StatusCode, String) {
     match failure {
-        IntakeError::Overloaded(reason) => error(StatusCode::TOO_MANY_REQUESTS, reason),
-        IntakeError::Storage { reason, retryable: true } => error(StatusCode::SERVICE_UNAVAILABLE, reason),
-        IntakeError::Storage { reason, retryable: false } => error(StatusCode::INTERNAL_SERVER_ERROR, reason),
+        IntakeError::Overloaded(reason) => (StatusCode::TOO_MANY_REQUESTS, reason),
+        IntakeError::Storage { reason, retryable: true } => (StatusCode::SERVICE_UNAVAILABLE, reason),
+        IntakeError::Storage { reason, retryable: false } => (StatusCode::INTERNAL_SERVER_ERROR, reason),
     }
 }
 

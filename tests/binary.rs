@@ -189,3 +189,27 @@ fn secrets_are_stored_encrypted_listed_without_values_and_removed() {
     let again = sandbox.run(&["secret", "remove", "openai"]);
     assert!(!again.status.success() && text(&again.stderr).contains("no secret named openai"));
 }
+
+/// Six commands started at once on a new data directory all open the same database: one creates the master key
+/// and runs the migrations, the others wait for them instead of failing on "table already exists" or reading a
+/// half-written key file.
+#[test]
+fn commands_started_together_on_a_new_data_dir_all_open_it() {
+    for round in 0..3 {
+        let sandbox = Sandbox::new();
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                sandbox
+                    .command(&["secret", "list"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("spawn chitin")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("wait");
+            assert!(output.status.success(), "round {round}: {}", text(&output.stderr));
+        }
+    }
+}

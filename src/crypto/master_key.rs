@@ -4,7 +4,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hkdf::Hkdf;
 use rand::RngCore;
@@ -164,18 +164,45 @@ fn create_key_file(path: &Path) -> Result<MasterKey, CryptoError> {
     rand::rng().fill_bytes(&mut bytes);
     let key = MasterKey::from_bytes(bytes);
     bytes.fill(0);
-    // create_new: if another process won the race, its key is the one to use.
-    let mut file = match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            return MasterKey::load(None, path.parent().unwrap_or(Path::new(".")));
-        }
-        Err(source) => return Err(create_error(source)),
-    };
+    // Written whole to a private file first and then linked into place, which fails if the key file exists: a
+    // process that loses the race to another one starting at the same moment reads the winner's complete key,
+    // never a half-written file.
+    let mut staged_name = path.as_os_str().to_owned();
+    staged_name.push(format!(".{}.new", std::process::id()));
+    let staged = PathBuf::from(staged_name);
     let text = Zeroizing::new(format!("{}\n", hex::encode(key.bytes.as_ref())));
-    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(create_error)?;
-    tracing::info!(path = %path.display(), key_id = %key.key_id, "created master key file");
-    Ok(key)
+    let written = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staged)
+        .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()));
+    let published = written.and_then(|()| match fs::hard_link(&staged, path) {
+        // A file system without hard links: create the key file directly (the race window comes back there).
+        Err(error)
+            if matches!(error.kind(), std::io::ErrorKind::Unsupported | std::io::ErrorKind::PermissionDenied) =>
+        {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .and_then(|mut file| file.write_all(text.as_bytes()).and_then(|()| file.sync_all()))
+        }
+        linked => linked,
+    });
+    let _ = fs::remove_file(&staged);
+    match published {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), key_id = %key.key_id, "created master key file");
+            Ok(key)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            MasterKey::load(None, path.parent().unwrap_or(Path::new(".")))
+        }
+        Err(source) => Err(create_error(source)),
+    }
 }
 
 #[cfg(test)]

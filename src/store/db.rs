@@ -21,6 +21,8 @@ pub(crate) enum Db {
 /// in WAL mode, never block the writer.
 #[derive(Clone, Debug)]
 pub(crate) struct SqlitePools {
+    /// The database file.
+    pub(crate) path: std::path::PathBuf,
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
     /// Group commit of the writer's delivery marks.

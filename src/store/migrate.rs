@@ -1,5 +1,7 @@
 //! Embedded migrations for both backends: status, apply, and refusing a schema from a newer Chitin.
 
+use std::path::{Path, PathBuf};
+
 use serde::Serialize;
 use sqlx::migrate::Migrator;
 
@@ -96,6 +98,11 @@ fn migrate_error(backend: &'static str, source: sqlx::migrate::MigrateError) -> 
 
 /// Applies pending migrations and returns how many ran.
 pub(crate) async fn run(db: &Db) -> Result<usize, StoreError> {
+    // Held until the migrations are done; PostgreSQL's migrator takes an advisory lock of its own.
+    let _lock = match db {
+        Db::Sqlite(pools) => MigrationLock::acquire(&pools.path).await,
+        Db::Postgres(_) => None,
+    };
     refuse_newer_schema(db).await?;
     let before = applied_versions(db).await?.len();
     let (migrator, backend) = migrator(db);
@@ -109,4 +116,39 @@ pub(crate) async fn run(db: &Db) -> Result<usize, StoreError> {
         tracing::info!(backend, applied = after - before, version = build_version(db), "database migrated");
     }
     Ok(after - before)
+}
+
+/// Serialises the migrations of one SQLite file across processes. sqlx's SQLite migrator takes no lock: two
+/// processes starting on a new database (`chitin run` and a `chitin` command at once) both read "nothing applied"
+/// and the slower one failed on "table already exists". An OS lock on a file beside the database, released when
+/// this is dropped (or the process ends), makes the second wait and then find the migrations applied.
+struct MigrationLock {
+    _file: std::fs::File,
+}
+
+impl MigrationLock {
+    /// `None` when the lock file cannot be made or locked (a read-only directory, a file system without locks):
+    /// the migrations then run as before, and a read-only database fails with its own clear error.
+    async fn acquire(database: &Path) -> Option<MigrationLock> {
+        let mut name = database.as_os_str().to_owned();
+        name.push(".migrate-lock");
+        let path = PathBuf::from(name);
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            Ok::<_, std::io::Error>(file)
+        })
+        .await;
+        match locked {
+            Ok(Ok(file)) => Some(MigrationLock { _file: file }),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "migrating without the cross-process lock");
+                None
+            }
+            Err(error) => {
+                tracing::debug!(%error, "migrating without the cross-process lock");
+                None
+            }
+        }
+    }
 }

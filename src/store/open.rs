@@ -125,7 +125,7 @@ pub(crate) async fn open_sqlite(
         }
     };
     let delivery_marks = DeliveryBatcher::spawn(writer.clone());
-    Ok(SqlitePools { writer, reader, delivery_marks, memory_vectors: Default::default() })
+    Ok(SqlitePools { path: path.to_path_buf(), writer, reader, delivery_marks, memory_vectors: Default::default() })
 }
 
 /// Makes SQLite plan each statement once, not again for each new set of bound values.

@@ -37,12 +37,21 @@ async fn webhook_rejects_bad_credentials_sizes_and_bodies_with_clear_errors() {
     assert_eq!(status, 401, "bad signature");
 
     let huge = json!({"message_id": "m2", "conversation": "c1", "text": "x".repeat(65 * 1024)}).to_string();
-    let (status, _) = post_webhook(&chitin, huge.as_bytes(), bearer()).await;
+    let (status, error) = post_webhook(&chitin, huge.as_bytes(), bearer()).await;
     assert_eq!(status, 413);
+    assert!(error["error"].as_str().expect("message").contains("64 KiB"), "names the limit: {error}");
 
     let (status, error) = post_webhook(&chitin, br#"{"message_id": "m3", "conversation": "c1"}"#, bearer()).await;
     assert_eq!(status, 400);
     assert!(error["error"].as_str().expect("message").contains("text"), "names the missing field: {error}");
+    let (status, error) =
+        post_webhook(&chitin, br#"{"message_id": "m4", "conversation": "c1", "text": 5}"#, bearer()).await;
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().expect("message").contains("text:"), "names the mistyped field: {error}");
+    let (status, error) =
+        post_webhook(&chitin, br#"{"message_id": "m5", "conversation": "c1", "text": "  "}"#, bearer()).await;
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().expect("message").contains("text must not be empty"), "{error}");
     let (status, error) = post_webhook(&chitin, b"{not json", bearer()).await;
     assert_eq!(status, 400, "{error}");
     assert!(fake.requests().is_empty(), "nothing bad reached the model");

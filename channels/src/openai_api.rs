@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -151,10 +152,24 @@ fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<ChatInput, BadReque
     Ok(ChatInput { text, stream, include_usage, model, conversation })
 }
 
-async fn chat_completions(State(state): State<ApiState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat_completions(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     if let Err(failure) = state.auth.check_request(&headers) {
         return api_error(StatusCode::UNAUTHORIZED, auth_failure_message(failure));
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let limit = MAX_BODY_BYTES / 1024;
+            return api_error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request is larger than {limit} KiB"));
+        }
+        Err(rejection) => {
+            return api_error(rejection.status(), format!("could not read the request: {}", rejection.body_text()));
+        }
+    };
     let input = match parse_request(&headers, &body) {
         Ok(input) => input,
         Err(problem) => return api_error_for(StatusCode::BAD_REQUEST, problem.param, problem.message),

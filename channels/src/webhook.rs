@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -77,15 +78,25 @@ pub(crate) fn intake_failure(failure: IntakeError) -> (StatusCode, String) {
     }
 }
 
-async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejected(rejection),
+    };
     if let Err(failure) = state.auth.check_bearer_or_signature(&headers, &body) {
         return auth_error(failure);
     }
-    let request: WebhookRequest = match serde_json::from_slice(&body) {
+    let request: WebhookRequest = match parse_request(&body) {
         Ok(request) => request,
-        Err(problem) => return error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {problem}")),
+        Err(problem) => return error(StatusCode::BAD_REQUEST, problem),
     };
-    for (field, value) in [("message_id", &request.message_id), ("conversation", &request.conversation)] {
+    for (field, value) in
+        [("message_id", &request.message_id), ("conversation", &request.conversation), ("text", &request.text)]
+    {
         if value.trim().is_empty() {
             return error(StatusCode::BAD_REQUEST, format!("{field} must not be empty"));
         }
@@ -117,6 +128,32 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
             intake_error(failure)
         }
     }
+}
+
+/// The request, or what is wrong with it naming the field (`text: invalid type: integer `5`, expected a string`).
+fn parse_request(body: &[u8]) -> Result<WebhookRequest, String> {
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut reader).map_err(|problem| {
+        let field = problem.path().to_string();
+        let inner = problem.into_inner();
+        // Syntax errors and a missing or unknown field name themselves; a value of the wrong type does not.
+        if inner.is_data() && field != "." && !inner.to_string().contains(&format!("`{field}`")) {
+            format!("invalid JSON body: {field}: {inner}")
+        } else {
+            format!("invalid JSON body: {inner}")
+        }
+    })
+}
+
+/// A body that could not be read: too large (413, with the limit) or cut off.
+fn body_rejected(rejection: BytesRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} KiB; send shorter messages", MAX_BODY_BYTES / 1024),
+        );
+    }
+    error(rejection.status(), format!("could not read the body: {}", rejection.body_text()))
 }
 
 async fn reply(State(state): State<WebhookState>, headers: HeaderMap, Path(id): Path<String>) -> Response {

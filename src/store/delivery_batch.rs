@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::StoreError;
-use super::group_commit::{Gathered, Gathering, gather};
+use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
 use super::sqlite_script::ScriptConnection;
 
 /// Most marks one script carries.
@@ -42,16 +42,13 @@ pub(crate) struct DeliveryMark {
     pub(crate) at_ms: i64,
 }
 
-struct Pending {
-    mark: DeliveryMark,
-    /// Whether the outbox entry exists.
-    reply: oneshot::Sender<Result<bool, StoreError>>,
-}
+/// A mark and its caller's answer: whether the outbox entry exists.
+type PendingMark = Pending<DeliveryMark, bool>;
 
 /// Handle to the gathering task; it ends when the last handle is dropped.
 #[derive(Clone, Debug)]
 pub(crate) struct DeliveryBatcher {
-    marks: mpsc::Sender<Pending>,
+    marks: mpsc::Sender<PendingMark>,
 }
 
 impl DeliveryBatcher {
@@ -63,15 +60,13 @@ impl DeliveryBatcher {
 
     /// Marks one reply delivered in the next batch; false when its outbox entry does not exist.
     pub(crate) async fn mark(&self, mark: DeliveryMark) -> Result<bool, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.marks.send(Pending { mark, reply }).await.map_err(|_| StoreError::WriterStopped { op: OP })?;
-        answer.await.map_err(|_| StoreError::WriterStopped { op: OP })?
+        submit(&self.marks, mark, OP).await
     }
 }
 
 /// Gathers what is queued, writes it as one script and answers every caller. SQLite has one writer, so one
 /// gatherer: marks that arrive while its script waits for the writer join the next batch.
-async fn run(mut receiver: mpsc::Receiver<Pending>, writer: SqlitePool) {
+async fn run(mut receiver: mpsc::Receiver<PendingMark>, writer: SqlitePool) {
     let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
     let mut previous_size = 1;
     loop {
@@ -81,7 +76,7 @@ async fn run(mut receiver: mpsc::Receiver<Pending>, writer: SqlitePool) {
         };
         previous_size = batch.len();
         let (marks, replies): (Vec<DeliveryMark>, Vec<_>) =
-            batch.into_iter().map(|pending| (pending.mark, pending.reply)).unzip();
+            batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
         match write(&writer, &marks).await {
             Ok(found) => {
                 for (mark, reply) in marks.iter().zip(replies) {

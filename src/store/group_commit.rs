@@ -2,7 +2,26 @@
 
 use std::future::Future;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// One caller's request to a group-commit writer, and where its own answer goes.
+pub(crate) struct Pending<R, O> {
+    pub(crate) row: R,
+    pub(crate) reply: oneshot::Sender<Result<O, StoreError>>,
+}
+
+/// Queues `row` for the writer behind `sender` and waits for the answer of the batch that carried it.
+pub(crate) async fn submit<R, O>(
+    sender: &mpsc::Sender<Pending<R, O>>,
+    row: R,
+    op: &'static str,
+) -> Result<O, StoreError> {
+    let (reply, answer) = oneshot::channel();
+    sender.send(Pending { row, reply }).await.map_err(|_| StoreError::WriterStopped { op })?;
+    answer.await.map_err(|_| StoreError::WriterStopped { op })?
+}
 
 /// How a gatherer sizes its batches.
 #[derive(Debug, Clone, Copy)]

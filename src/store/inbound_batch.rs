@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use super::group_commit::{Gathered, Gathering, gather};
+use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
 use super::writer_connection::WriterConnection;
 use super::{ConversationId, InboundOutcome, MessageId, StoreError};
 
@@ -31,10 +31,7 @@ pub(crate) struct InboundRow {
 }
 
 /// A row and the caller waiting for its outcome.
-struct PendingInbound {
-    row: InboundRow,
-    reply: oneshot::Sender<Result<InboundOutcome, StoreError>>,
-}
+type PendingInbound = Pending<InboundRow, InboundOutcome>;
 
 /// Handle to the writer task; the task ends when the last handle is dropped.
 #[derive(Clone)]
@@ -51,9 +48,7 @@ impl InboundBatcher {
 
     /// Queues the row for the next batch and waits until that batch committed (or failed).
     pub(crate) async fn submit(&self, row: InboundRow) -> Result<InboundOutcome, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender.send(PendingInbound { row, reply }).await.map_err(|_| StoreError::WriterStopped { op: OP })?;
-        answer.await.map_err(|_| StoreError::WriterStopped { op: OP })?
+        submit(&self.sender, row, OP).await
     }
 }
 

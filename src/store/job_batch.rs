@@ -14,11 +14,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::PgPool;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc};
 
 use super::StoreError;
 use super::db::now_ms;
-use super::group_commit::{Gathered, Gathering, gather};
+use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
 
 /// Most requests one statement carries.
 const MAX_BATCH: usize = 128;
@@ -59,11 +59,6 @@ pub(crate) struct TurnRow {
     pub(crate) finish: FinishRow,
     pub(crate) node: String,
     pub(crate) lease_until_ms: i64,
-}
-
-struct Pending<R, O> {
-    row: R,
-    reply: oneshot::Sender<Result<O, StoreError>>,
 }
 
 type Receiver<R, O> = Arc<Mutex<mpsc::Receiver<Pending<R, O>>>>;
@@ -118,12 +113,6 @@ impl JobBatcher {
     pub(crate) async fn turn(&self, row: TurnRow) -> Result<(bool, Option<ClaimedRow>), StoreError> {
         submit(&self.turns, row, TURN_OP).await
     }
-}
-
-async fn submit<R, O>(sender: &mpsc::Sender<Pending<R, O>>, row: R, op: &'static str) -> Result<O, StoreError> {
-    let (reply, answer) = oneshot::channel();
-    sender.send(Pending { row, reply }).await.map_err(|_| StoreError::WriterStopped { op })?;
-    answer.await.map_err(|_| StoreError::WriterStopped { op })?
 }
 
 /// One of the [`PIPELINE`] gatherers of one kind: gathers what is queued (see [`gather`]), runs it as one

@@ -135,16 +135,20 @@ impl MigrationLock {
         let path = PathBuf::from(name);
         let locked = tokio::task::spawn_blocking(move || {
             let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-            file.lock()?;
-            Ok::<_, std::io::Error>(file)
-        })
-        .await;
-        match locked {
-            Ok(Ok(file)) => Some(MigrationLock { _file: file }),
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "migrating without the cross-process lock");
-                None
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    tracing::info!(lock = %path.display(), "waiting for another chitin process to finish migrating");
+                    file.lock()?;
+                }
+                Err(std::fs::TryLockError::Error(error)) => return Err(error),
             }
+            Ok(file)
+        })
+        .await
+        .unwrap_or_else(|join| Err(std::io::Error::other(join)));
+        match locked {
+            Ok(file) => Some(MigrationLock { _file: file }),
             Err(error) => {
                 tracing::debug!(%error, "migrating without the cross-process lock");
                 None

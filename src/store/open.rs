@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::config::SecretValue;
 
@@ -209,22 +209,13 @@ pub(crate) async fn open_postgres(
     let attempts = config.connect_attempts.max(1);
     let mut backoff = Duration::from_millis(config.connect_backoff_ms);
     let mut attempt = 1;
+    let connect_timeout = Duration::from_secs(config.connect_timeout_secs.max(1));
+    let options = options.application_name("chitin");
     loop {
-        let result = PgPoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .min_connections(config.min_connections)
-            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-            .test_before_acquire(false)
-            .before_acquire(|connection, metadata| {
-                Box::pin(async move { ping_if_idle(connection, metadata.idle_for).await.map(|()| true) })
-            })
-            .after_connect(|connection, _| {
-                Box::pin(async move {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(session_defaults())).execute(connection).await.map(|_| ())
-                })
-            })
-            .connect_with(options.clone().application_name("chitin"))
-            .await;
+        let result = match probe_postgres(&options, connect_timeout).await {
+            Ok(()) => build_postgres_pool(&options, config).await,
+            Err(error) => Err(error),
+        };
         let error = match result {
             Ok(pool) => return Ok(pool),
             Err(error) => error,
@@ -247,6 +238,41 @@ pub(crate) async fn open_postgres(
         backoff = (backoff * 2).min(Duration::from_secs(30));
         attempt += 1;
     }
+}
+
+/// One direct connection before the pool is built, so a failure names its own cause (connection refused, unknown
+/// host, wrong password) within `database.connect_timeout_secs`; the pool would only report that it timed out
+/// waiting for a connection, after `acquire_timeout_secs`.
+async fn probe_postgres(options: &PgConnectOptions, timeout: Duration) -> Result<(), sqlx::Error> {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            Ok(())
+        }
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} s (database.connect_timeout_secs)", timeout.as_secs()),
+        ))),
+    }
+}
+
+async fn build_postgres_pool(options: &PgConnectOptions, config: &DatabaseConfig) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .min_connections(config.min_connections)
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+        .test_before_acquire(false)
+        .before_acquire(|connection, metadata| {
+            Box::pin(async move { ping_if_idle(connection, metadata.idle_for).await.map(|()| true) })
+        })
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(session_defaults())).execute(connection).await.map(|_| ())
+            })
+        })
+        .connect_with(options.clone())
+        .await
 }
 
 /// Refuses to start without pgvector, before a migration half-creates the schema.

@@ -148,6 +148,50 @@ async fn postgres_never_reachable_gives_up_after_configured_attempts() {
     assert_eq!(logs.lines_containing(RETRY_LINE), 2, "one line per failed attempt before the last");
 }
 
+/// A refused connection and a server that accepts but never answers are each reported with their own cause (the
+/// pool alone would only say it timed out waiting for a connection), the silent one after
+/// `database.connect_timeout_secs`.
+#[tokio::test]
+async fn unreachable_postgres_is_reported_with_its_cause() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://chitin:chitin@127.0.0.1:{closed_port}/chitin_test");
+    let config = DatabaseConfig { connect_attempts: 1, ..test_config(Some(url)) };
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unreachable { attempts: 1, .. }), "{error:?}");
+    let shown = chain(&error);
+    assert!(shown.to_lowercase().contains("refused"), "names the refusal: {shown}");
+
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let url = format!("postgres://chitin:chitin@127.0.0.1:{silent_port}/chitin_test");
+    let config = DatabaseConfig { connect_attempts: 1, connect_timeout_secs: 1, ..test_config(Some(url)) };
+    let error = Store::connect(&config, dir.path(), &test_master_key()).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error:?}");
+    let shown = chain(&error);
+    assert!(shown.contains("connect_timeout_secs"), "names the setting that ran out: {shown}");
+    held.abort();
+}
+
+/// An error and its sources, as the CLI prints them.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut shown = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        shown.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    shown
+}
+
 /// PostgreSQL down at start, then up: connect keeps retrying and succeeds. Cut later: health says
 /// degraded and calls fail as retryable; restored: everything works again.
 #[tokio::test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod data_dir;
 pub mod error_chain;
+pub mod instance_lock;
 pub mod intake;
 pub mod jobs;
 pub mod llm;

@@ -26,6 +26,7 @@ use crate::channel_ports::{TreeCell, channel_ports};
 use crate::config::{ChannelsConfig, Config};
 use crate::crypto::{CryptoError, MasterKey};
 use crate::data_dir::{self, DataDirError};
+use crate::instance_lock::{AlreadyRunning, InstanceLock};
 use crate::intake::StoreIntake;
 use crate::jobs::{
     Backoff, JobError, JobExecutor, JobLimits, JobSignals, JobSubmission, QueueSettings, ReplyTarget, StoreJobQueue,
@@ -54,6 +55,8 @@ pub enum ServiceError {
     MasterKey(#[from] CryptoError),
     #[error("cannot open storage")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    AlreadyRunning(#[from] AlreadyRunning),
     #[error("cannot create the identity files in {path}")]
     Workspace {
         path: PathBuf,
@@ -99,6 +102,8 @@ pub struct Service {
     job_waker: JoinHandle<()>,
     /// Submit-time checks and this node's wake-up for jobs submitted in-process.
     jobs: JobTools,
+    /// SQLite: this process's claim on the database until the service is gone.
+    _instance_lock: Option<InstanceLock>,
 }
 
 impl Service {
@@ -109,6 +114,13 @@ impl Service {
         let server = GatewayServer::bind(config.gateway.bind).await?;
         let master_key = MasterKey::load(env.master_key.as_deref(), &data_dir)?;
         let store = Store::connect(&config.database, &data_dir, &master_key).await?;
+        let instance_lock = match store.sqlite_path().map(InstanceLock::acquire).transpose() {
+            Ok(lock) => lock.flatten(),
+            Err(already_running) => {
+                store.close().await;
+                return Err(already_running.into());
+            }
+        };
         let secret_store = SecretStore::new(store.clone(), &master_key);
         let secrets = secret_store.load_all().await?;
         let stored_secrets = stored_for_scanner(&secrets);
@@ -234,7 +246,17 @@ impl Service {
             let _ = stopped.await;
         });
         info!(gateway = %gateway_addr, data_dir = %data_dir.display(), "chitin is running");
-        Ok(Self { tree, store, intake, gateway_addr, gateway, stop_gateway, job_waker, jobs })
+        Ok(Self {
+            tree,
+            store,
+            intake,
+            gateway_addr,
+            gateway,
+            stop_gateway,
+            job_waker,
+            jobs,
+            _instance_lock: instance_lock,
+        })
     }
 
     /// Checks and queues a job, and wakes this node's idle workers at once.

@@ -213,3 +213,28 @@ fn commands_started_together_on_a_new_data_dir_all_open_it() {
         }
     }
 }
+
+/// A second `chitin run` on the same SQLite database stops at start and says why; other commands still work, and
+/// the database is free again once the first instance is gone.
+#[test]
+fn a_second_run_on_the_same_database_is_refused() {
+    let sandbox = Sandbox::new();
+    let mut running = sandbox.start(&[]);
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let second = sandbox
+        .command(&["run", "--no-repl"])
+        .env("CHITIN_GATEWAY__BIND", format!("127.0.0.1:{other_port}"))
+        .output()
+        .expect("second run");
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = text(&second.stderr);
+    assert!(stderr.contains("already serving") && stderr.contains("chitin.db"), "{stderr}");
+    assert!(sandbox.run(&["secret", "list"]).status.success(), "other commands are not locked out");
+
+    running.signal(Signal::SIGTERM);
+    running.wait_exit(Duration::from_secs(15)).expect("first exits");
+    let mut again = sandbox.start(&[]);
+    again.signal(Signal::SIGTERM);
+    let output = again.wait_exit(Duration::from_secs(15)).expect("exits");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+}

@@ -182,6 +182,14 @@ impl Store {
         Ok(())
     }
 
+    /// The database file, on SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match &self.shared.db {
+            Db::Sqlite(pools) => Some(&pools.path),
+            Db::Postgres(_) => None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.shared.db {
             Db::Postgres(_) => Backend::Postgres,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chitin_actors::{ActorTree, BusError, ConversationId, Inbound, ReplyHub};
+use chitin_actors::{ActorTree, BusError, ChannelKind, ConversationId, Inbound, ReplyHub};
 use chitin_channels::ports::{BoxFuture, FiledReply, Incoming, Intake, IntakeError, Submitted};
 use tracing::warn;
 
@@ -96,6 +96,13 @@ impl Intake for StoreIntake {
                 }),
                 text: message.body,
             }))
+        })
+    }
+
+    fn received_on(&self, channel: ChannelKind, record_id: i64) -> BoxFuture<'_, Result<bool, IntakeError>> {
+        Box::pin(async move {
+            let found = self.store.conversations().inbound_channel(MessageId(record_id)).await.map_err(storage)?;
+            Ok(found.as_deref() == Some(channel.as_str()))
         })
     }
 

@@ -83,6 +83,12 @@ async fn a_signed_webhook_is_accepted_and_a_repeated_id_gives_one_reply() {
     .await;
     assert_eq!(reply["reply"], "Hello from Chitin.");
     assert_eq!(fake.requests().len(), 1, "one turn for two deliveries");
+    // An id that is no webhook message is not "pending" forever.
+    let unknown_id = id.parse::<i64>().expect("numeric id") + 1_000;
+    let unknown =
+        chitin.client.get(chitin.url(&format!("/webhook/replies/{unknown_id}"))).bearer_auth(TOKEN).send().await;
+    let unknown = unknown.expect("request");
+    assert_eq!(unknown.status(), 404);
     let unauthorised = chitin.client.get(chitin.url(&format!("/webhook/replies/{id}"))).send().await.expect("request");
     assert_eq!(unauthorised.status(), 401);
     chitin.stop().await;

@@ -84,6 +84,10 @@ pub trait Intake: Send + Sync + 'static {
     /// The reply to inbound message `record_id`, once its turn is done.
     fn reply_for(&self, record_id: i64) -> BoxFuture<'_, Result<Option<FiledReply>, IntakeError>>;
 
+    /// Whether `record_id` is an inbound message that came in on `channel` (so a caller asking for its reply
+    /// can be told "no such message" instead of "pending" forever).
+    fn received_on(&self, channel: ChannelKind, record_id: i64) -> BoxFuture<'_, Result<bool, IntakeError>>;
+
     /// Records that a reply reached the user in-band (an HTTP response, the terminal).
     fn delivered(&self, outbox_id: i64) -> BoxFuture<'_, Result<(), IntakeError>>;
 

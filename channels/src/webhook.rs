@@ -171,7 +171,11 @@ async fn reply(State(state): State<WebhookState>, headers: HeaderMap, Path(id): 
             }
             Json(json!({"message_id": id, "status": "answered", "reply": reply.text})).into_response()
         }
-        Ok(None) => (StatusCode::ACCEPTED, Json(json!({"message_id": id, "status": "pending"}))).into_response(),
+        Ok(None) => match state.intake.received_on(ChannelKind::Webhook, record_id).await {
+            Ok(true) => (StatusCode::ACCEPTED, Json(json!({"message_id": id, "status": "pending"}))).into_response(),
+            Ok(false) => error(StatusCode::NOT_FOUND, format!("no webhook message has id {id}")),
+            Err(failure) => intake_error(failure),
+        },
         Err(failure) => intake_error(failure),
     }
 }

@@ -287,6 +287,17 @@ impl Conversations {
         Ok(MessageId(id.unwrap_or(0)))
     }
 
+    /// The channel an inbound message came in on, or `None` when there is no inbound message `message_id`.
+    pub async fn inbound_channel(&self, message_id: MessageId) -> Result<Option<String>, StoreError> {
+        let op = "find an inbound message";
+        on_db_read!(&self.shared.db, pool => sqlx::query_scalar(
+            "SELECT channel FROM messages WHERE id = $1 AND direction = 'inbound'")
+            .bind(message_id.0)
+            .fetch_optional(pool)
+            .await)
+        .map_err(StoreError::query(op))
+    }
+
     /// Marks an inbound message processed (or failed) once its turn is over.
     pub async fn set_status(&self, message_id: MessageId, status: MessageStatus) -> Result<(), StoreError> {
         let op = "set message status";

@@ -130,3 +130,35 @@ fn credentials_are_redacted_when_shown() {
     assert!(shown.contains("secret:telegram"), "references are not secret and stay visible: {shown}");
     assert_eq!(config.llm.api_key.as_ref().map(|k| k.expose()), Some("sk-planted-credential-123"));
 }
+
+/// An enabled chat channel needs its credentials and an http(s) API address: `config check` says so, not only the
+/// failed start of `chitin run`. A `secret:NAME` reference counts as set.
+#[test]
+fn enabled_channels_need_their_credentials() {
+    let telegram = problems(load(&sources(None, &[("CHITIN_CHANNELS__TELEGRAM__ENABLED", "true")])).unwrap_err());
+    assert!(telegram.contains("channels.telegram.bot_token: required"), "{telegram}");
+
+    let socket = [
+        ("CHITIN_CHANNELS__SLACK__ENABLED", "true"),
+        ("CHITIN_CHANNELS__SLACK__MODE", "socket"),
+        ("CHITIN_CHANNELS__SLACK__BOT_TOKEN", "secret:slack_bot"),
+    ];
+    let slack = problems(load(&sources(None, &socket)).unwrap_err());
+    assert!(slack.contains("channels.slack.app_token: required when channels.slack.mode is socket"), "{slack}");
+    assert!(!slack.contains("bot_token"), "a secret reference is a value: {slack}");
+
+    let odd_url = [
+        ("CHITIN_CHANNELS__TELEGRAM__ENABLED", "true"),
+        ("CHITIN_CHANNELS__TELEGRAM__BOT_TOKEN", "123:abc"),
+        ("CHITIN_CHANNELS__TELEGRAM__API_URL", "ftp://api.example"),
+    ];
+    let url = problems(load(&sources(None, &odd_url)).unwrap_err());
+    assert!(url.contains("channels.telegram.api_url: `ftp://api.example` is not an http(s) URL"), "{url}");
+
+    let complete = [
+        ("CHITIN_CHANNELS__SLACK__ENABLED", "true"),
+        ("CHITIN_CHANNELS__SLACK__BOT_TOKEN", "xoxb-1"),
+        ("CHITIN_CHANNELS__SLACK__SIGNING_SECRET", "secret:slack_signing"),
+    ];
+    load(&sources(None, &complete)).expect("events mode with its token and signing secret is valid");
+}

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Format, Toml};
 
+use chitin_channels::slack::SlackMode;
+
 use super::Config;
 
 /// The defaults compiled into the binary.
@@ -141,6 +143,42 @@ fn describe(error: figment::Error) -> Vec<String> {
         .collect()
 }
 
+/// An enabled channel needs its credentials (a value or a `secret:NAME` reference; `chitin run` refuses to start
+/// without them too) and an http(s) API address.
+fn channel_checks(config: &Config, problems: &mut Vec<String>) {
+    let telegram = &config.channels.telegram;
+    let slack = &config.channels.slack;
+    let mut required = Vec::new();
+    if telegram.enabled {
+        required.push(("channels.telegram.bot_token", &telegram.bot_token, "channels.telegram.enabled is true"));
+    }
+    if slack.enabled {
+        required.push(("channels.slack.bot_token", &slack.bot_token, "channels.slack.enabled is true"));
+        match slack.mode {
+            SlackMode::Events => {
+                required.push((
+                    "channels.slack.signing_secret",
+                    &slack.signing_secret,
+                    "channels.slack.mode is events",
+                ));
+            }
+            SlackMode::Socket => {
+                required.push(("channels.slack.app_token", &slack.app_token, "channels.slack.mode is socket"));
+            }
+        }
+    }
+    for (key, value, because) in required {
+        if value.trim().is_empty() {
+            problems.push(format!("  {key}: required when {because}"));
+        }
+    }
+    for (key, url) in [("channels.telegram.api_url", &telegram.api_url), ("channels.slack.api_url", &slack.api_url)] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problems.push(format!("  {key}: `{url}` is not an http(s) URL"));
+        }
+    }
+}
+
 /// Rules no single key can check.
 fn cross_checks(config: &Config) -> Vec<String> {
     let mut problems = Vec::new();
@@ -178,6 +216,7 @@ fn cross_checks(config: &Config) -> Vec<String> {
             problems.push(format!("  {key}: must be at least 1"));
         }
     }
+    channel_checks(config, &mut problems);
     if let Err(error) = config.memory.validate() {
         problems.push(format!("  memory: {error}"));
     }

@@ -29,10 +29,8 @@ impl InstanceLock {
     /// (a read-only directory, a file system without locks) is logged and not enforced: the service then starts
     /// as it would without this check, and storage reports what is really wrong.
     pub fn acquire(database: &Path) -> Result<Option<InstanceLock>, AlreadyRunning> {
-        let mut name = database.as_os_str().to_owned();
-        name.push(".run-lock");
-        let path = PathBuf::from(name);
-        let file = match OpenOptions::new().create(true).truncate(false).write(true).open(&path) {
+        let path = lock_path(database, ".run-lock");
+        let file = match open_lock_file(&path) {
             Ok(file) => file,
             Err(error) => {
                 tracing::warn!(lock = %path.display(), %error, "cannot create the instance lock; not enforcing one instance");
@@ -48,6 +46,18 @@ impl InstanceLock {
             }
         }
     }
+}
+
+/// `<database><suffix>`: a lock file beside a SQLite database (its run lock here, its migration lock in the store).
+pub(crate) fn lock_path(database: &Path, suffix: &str) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Opens the lock file at `path`, creating it empty if needed; its content never matters, only the OS lock on it.
+pub(crate) fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).open(path)
 }
 
 #[cfg(test)]

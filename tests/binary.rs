@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::process::{Sandbox, http_get, text, write_file};
+use crate::support::process::{Running, Sandbox, http_get, text, write_file};
 
 #[test]
 fn help_lists_commands_and_exit_codes_and_each_subcommand_has_an_example() {
@@ -221,11 +221,11 @@ fn a_second_run_on_the_same_database_is_refused() {
     let sandbox = Sandbox::new();
     let mut running = sandbox.start(&[]);
     let other_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let second = sandbox
-        .command(&["run", "--no-repl"])
-        .env("CHITIN_GATEWAY__BIND", format!("127.0.0.1:{other_port}"))
-        .output()
-        .expect("second run");
+    let mut command = sandbox.command(&["run", "--no-repl"]);
+    command.env("CHITIN_GATEWAY__BIND", format!("127.0.0.1:{other_port}"));
+    // Bounded: a second instance that is not refused would otherwise serve until killed.
+    let second = Running::spawn(&mut command, other_port).wait_exit(Duration::from_secs(30));
+    let second = second.expect("the second run stops on its own instead of serving beside the first");
     assert_eq!(second.status.code(), Some(1));
     let stderr = text(&second.stderr);
     assert!(stderr.contains("already serving") && stderr.contains("chitin.db"), "{stderr}");

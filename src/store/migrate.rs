@@ -1,6 +1,6 @@
 //! Embedded migrations for both backends: status, apply, and refusing a schema from a newer Chitin.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 use sqlx::migrate::Migrator;
@@ -8,6 +8,7 @@ use sqlx::migrate::Migrator;
 use super::StoreError;
 use super::db::Db;
 use super::error::sqlite_code;
+use crate::instance_lock::{lock_path, open_lock_file};
 
 /// Each migration runs in its own transaction, so a failure leaves the previous version intact.
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -130,11 +131,9 @@ impl MigrationLock {
     /// `None` when the lock file cannot be made or locked (a read-only directory, a file system without locks):
     /// the migrations then run as before, and a read-only database fails with its own clear error.
     async fn acquire(database: &Path) -> Option<MigrationLock> {
-        let mut name = database.as_os_str().to_owned();
-        name.push(".migrate-lock");
-        let path = PathBuf::from(name);
+        let path = lock_path(database, ".migrate-lock");
         let locked = tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            let file = open_lock_file(&path)?;
             match file.try_lock() {
                 Ok(()) => {}
                 Err(std::fs::TryLockError::WouldBlock) => {

@@ -70,6 +70,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts `command` (a `chitin` process expected to stop on its own) without waiting for it to serve, so a
+    /// test can bound how long it waits with [`Running::wait_exit`].
+    pub fn spawn(command: &mut Command, port: u16) -> Running {
+        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn chitin");
+        Running { child: Some(child), port }
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map(|c| c.id() as i32).expect("running")
     }

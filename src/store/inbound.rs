@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::conversations::{UPSERT_CONVERSATION, body_context};
 use super::db::{BeginWrite, Db, Shared, now_ms, returned_row};
 use super::inbound_batch::{InboundRow, record_one};
+use super::turn_write_batch::{INSERT_INBOUND_SQLITE, InboundWrite, TurnWrite, TurnWritten};
 use super::{ConversationId, MessageId, StoreError};
 
 /// A message as a channel received it, before any actor sees it.
@@ -27,16 +28,6 @@ pub enum InboundOutcome {
     /// Already stored by an earlier delivery; acknowledge to the platform and do nothing else.
     Duplicate { conversation_id: ConversationId, message_id: MessageId },
 }
-
-/// The common case in one autocommit statement: a new message in a conversation that already exists. One
-/// round trip to SQLite's single writer instead of four (begin, upsert, insert, commit), which matters because the
-/// writer is held across every round trip. No row back means a first message or a redelivery: the transaction
-/// below decides.
-const INSERT_INTO_KNOWN_CONVERSATION_SQLITE: &str = "INSERT INTO messages (conversation_id, channel, \
-     external_conversation_id, platform_message_id, direction, role, status, sender, body, created_at_ms) \
-     SELECT id, channel, external_id, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversations \
-     WHERE channel = $1 AND external_id = $2 \
-     ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id, conversation_id";
 
 /// Records inbound platform messages exactly once per (channel, platform message id).
 #[derive(Clone)]
@@ -82,9 +73,15 @@ impl Inbound {
             }
             Db::Sqlite(pools) => pools,
         };
-        if let Some((message_id, conversation_id)) =
-            insert_into_known_conversation(&db.writer, message, &body, now).await.map_err(StoreError::query(op))?
-        {
+        let write = TurnWrite::Inbound(InboundWrite {
+            channel: message.channel.to_owned(),
+            external_conversation_id: message.external_conversation_id.to_owned(),
+            platform_message_id: message.platform_message_id.to_owned(),
+            sender: message.sender.map(str::to_owned),
+            body: body.clone(),
+            now_ms: now,
+        });
+        if let TurnWritten::Inbound(Some((message_id, conversation_id))) = db.turn_writes.write(write).await? {
             let outcome = InboundOutcome::Inserted {
                 conversation_id: ConversationId(conversation_id),
                 message_id: MessageId(message_id),
@@ -133,7 +130,7 @@ impl Inbound {
     }
 }
 
-/// Runs [`INSERT_INTO_KNOWN_CONVERSATION_SQLITE`]: the new message's id and its conversation's, or `None` when the
+/// Runs [`INSERT_INBOUND_SQLITE`]: the new message's id and its conversation's, or `None` when the
 /// conversation does not exist yet or the message is a redelivery. Read with `fetch_all` (see `returned_row`).
 async fn insert_into_known_conversation<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
@@ -141,7 +138,7 @@ async fn insert_into_known_conversation<'e>(
     body: &[u8],
     now: i64,
 ) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(INSERT_INTO_KNOWN_CONVERSATION_SQLITE)
+    let rows: Vec<(i64, i64)> = sqlx::query_as(INSERT_INBOUND_SQLITE)
         .bind(message.channel)
         .bind(message.external_conversation_id)
         .bind(message.platform_message_id)

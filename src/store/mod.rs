@@ -42,6 +42,7 @@ mod settings;
 mod sqlite_script;
 mod stats;
 mod tools;
+mod turn_write_batch;
 mod writer_connection;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord};

@@ -13,6 +13,7 @@ use crate::config::SecretValue;
 use super::db::SqlitePools;
 use super::delivery_batch::DeliveryBatcher;
 use super::error::sqlite_code;
+use super::turn_write_batch::TurnWriteBatcher;
 use super::{DatabaseConfig, StoreError};
 use crate::crypto::MasterKey;
 
@@ -125,7 +126,15 @@ pub(crate) async fn open_sqlite(
         }
     };
     let delivery_marks = DeliveryBatcher::spawn(writer.clone());
-    Ok(SqlitePools { path: path.to_path_buf(), writer, reader, delivery_marks, memory_vectors: Default::default() })
+    let turn_writes = TurnWriteBatcher::spawn(writer.clone());
+    Ok(SqlitePools {
+        path: path.to_path_buf(),
+        writer,
+        reader,
+        delivery_marks,
+        turn_writes,
+        memory_vectors: Default::default(),
+    })
 }
 
 /// Makes SQLite plan each statement once, not again for each new set of bound values.

@@ -5,9 +5,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::conversations::{TokenUsage, body_context};
-use super::db::{BeginWrite, Db, Shared, millis, now_ms, on_db, on_db_read};
+use super::db::{BeginWrite, Db, Shared, SqlitePools, millis, now_ms, on_db, on_db_read};
 use super::delivery_batch::DeliveryMark;
-use super::sqlite_script::ScriptConnection;
+use super::turn_write_batch::{ReplyWrite, TurnWrite, TurnWritten};
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
 // A statement both backends run, as a macro so the SQLite script below can `concat!` it in.
@@ -22,6 +22,7 @@ macro_rules! insert_reply_sql {
          ON CONFLICT (in_reply_to) DO NOTHING RETURNING id"
     };
 }
+pub(crate) use insert_reply_sql;
 
 /// Marks outbox entry `$1` delivered at `$2` (the first time only); returns its reply's message id. PostgreSQL's;
 /// SQLite marks several at once (see `delivery_batch`).
@@ -141,18 +142,18 @@ impl Outbox {
         let sealed = self.shared.sealer.seal(body.as_bytes(), &body_context(&channel, &external_conversation_id));
         let pool = match &self.shared.db {
             Db::Sqlite(pools) => {
-                let reply = AnswerRow {
-                    conversation_id,
-                    channel: &channel,
-                    external_conversation_id: &external_conversation_id,
-                    sealed: &sealed,
-                    now,
-                    in_reply_to,
+                let reply = ReplyWrite {
+                    conversation_id: conversation_id.0,
+                    channel,
+                    external_conversation_id,
+                    sealed,
+                    now_ms: now,
+                    in_reply_to: in_reply_to.map(|id| id.0),
                     input_tokens,
                     output_tokens,
-                    answered_status,
+                    answered_status: answered_status.map(|status| status.as_str()),
                 };
-                return enqueue_answer_sqlite(&pools.writer, &reply).await.map_err(StoreError::query(op));
+                return enqueue_answer_sqlite(pools, reply).await;
             }
             Db::Postgres(pool) => pool,
         };
@@ -369,57 +370,20 @@ impl Outbox {
     }
 }
 
-/// A reply as [`Outbox::enqueue_answer`] files it.
-struct AnswerRow<'a> {
-    conversation_id: ConversationId,
-    channel: &'a str,
-    external_conversation_id: &'a str,
-    sealed: &'a [u8],
-    now: i64,
-    in_reply_to: Option<MessageId>,
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    answered_status: Option<MessageStatus>,
-}
-
-/// [`Outbox::enqueue_answer`]'s transaction on SQLite, as one script (see `sqlite_script`). It returns the new
-/// reply's id and its outbox entry's, or nothing when the message already had a reply: the outbox insert runs
-/// only if the reply insert changed a row. The answered message's status is set either way (a redone turn's
-/// caller sets it too).
-const ENQUEUE_ANSWER_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    insert_reply_sql!(),
-    "; INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
-     SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
-     UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL; \
-     COMMIT"
-);
-
-async fn enqueue_answer_sqlite(writer: &sqlx::SqlitePool, reply: &AnswerRow<'_>) -> Result<ReplyOutcome, sqlx::Error> {
-    let mut connection = ScriptConnection::acquire(writer).await?;
-    let ids = connection
-        .fetch_ids(
-            sqlx::query_scalar(ENQUEUE_ANSWER_SQLITE)
-                .bind(reply.conversation_id.0)
-                .bind(reply.channel)
-                .bind(reply.external_conversation_id)
-                .bind(reply.sealed)
-                .bind(reply.now)
-                .bind(reply.in_reply_to.map(|id| id.0))
-                .bind(reply.input_tokens)
-                .bind(reply.output_tokens)
-                .bind(reply.answered_status.map(|status| status.as_str())),
-        )
-        .await?;
-    // Back to the pool first: the lookup below needs the single writer connection.
-    drop(connection);
-    if let [message_id, outbox_id] = ids[..] {
+/// [`Outbox::enqueue_answer`] on SQLite: the reply, its outbox entry and the answered message's status in one
+/// transaction, shared with the other turn writes queued at the time (see `turn_write_batch`).
+async fn enqueue_answer_sqlite(pools: &SqlitePools, reply: ReplyWrite) -> Result<ReplyOutcome, StoreError> {
+    let in_reply_to = reply.in_reply_to;
+    if let TurnWritten::Reply(Some((message_id, outbox_id))) = pools.turn_writes.write(TurnWrite::Reply(reply)).await? {
         return Ok(ReplyOutcome::Queued(QueuedReply {
             message_id: MessageId(message_id),
             outbox_id: OutboxId(outbox_id),
         }));
     }
-    let (message_id, outbox_id): (i64, i64) =
-        sqlx::query_as(QUEUED_REPLY_TO).bind(reply.in_reply_to.map(|id| id.0)).fetch_one(writer).await?;
+    let (message_id, outbox_id): (i64, i64) = sqlx::query_as(QUEUED_REPLY_TO)
+        .bind(in_reply_to)
+        .fetch_one(&pools.writer)
+        .await
+        .map_err(StoreError::query("enqueue reply"))?;
     Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
 }

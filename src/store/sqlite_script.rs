@@ -44,13 +44,46 @@ impl ScriptConnection {
         }
     }
 
-    /// Ends whatever the failed script left open; the connection stays marked for closing if that fails too.
+    /// Runs one part of a transaction spread over several commands (see [`TransactionPart`]) and returns its rows.
+    /// The connection counts as holding an open transaction from the first part until a part that ends it
+    /// succeeds; a failed part rolls the whole transaction back.
+    pub(crate) async fn fetch_part<O>(
+        &mut self,
+        part_query: sqlx::query::QueryAs<'_, Sqlite, O, <Sqlite as sqlx::Database>::Arguments>,
+        part: TransactionPart,
+    ) -> Result<Vec<O>, sqlx::Error>
+    where
+        O: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        self.dirty = true;
+        match part_query.fetch_all(&mut *self.connection).await {
+            Ok(rows) => {
+                self.dirty = !part.ends_transaction();
+                Ok(rows)
+            }
+            Err(error) => {
+                self.roll_back().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Ends whatever the failed script left open; the connection stays marked for closing if that fails while a
+    /// transaction is still open. (A failed autocommit statement, or a COMMIT that SQLite already undid, leaves
+    /// none: the ROLLBACK fails then, and the connection is fine.)
     async fn roll_back(&mut self) {
         let connection: &mut SqliteConnection = &mut self.connection;
-        if sqlx::query("ROLLBACK").execute(connection).await.is_ok() {
+        if sqlx::query("ROLLBACK").execute(&mut *connection).await.is_ok() || !transaction_open(connection).await {
             self.dirty = false;
         }
     }
+}
+
+/// Whether SQLite has a transaction open on `connection` (true when that cannot be asked).
+async fn transaction_open(connection: &mut SqliteConnection) -> bool {
+    let Ok(mut handle) = connection.lock_handle().await else { return true };
+    // SAFETY: the handle is this connection's open database, held locked for the call, which only reads a flag.
+    unsafe { libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) == 0 }
 }
 
 impl Drop for ScriptConnection {
@@ -59,5 +92,31 @@ impl Drop for ScriptConnection {
             tracing::warn!("a SQLite script was interrupted; closing its connection so no open transaction is reused");
             self.connection.close_on_drop();
         }
+    }
+}
+
+/// Where one command stands in a transaction spread over several: the first begins it, the last commits it, and a
+/// transaction of one command does both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransactionPart {
+    Whole,
+    First,
+    Middle,
+    Last,
+}
+
+impl TransactionPart {
+    /// The part of command `index` in a transaction whose last command has index `last`.
+    pub(crate) fn of(index: usize, last: usize) -> TransactionPart {
+        match (index == 0, index == last) {
+            (true, true) => TransactionPart::Whole,
+            (true, false) => TransactionPart::First,
+            (false, true) => TransactionPart::Last,
+            (false, false) => TransactionPart::Middle,
+        }
+    }
+
+    fn ends_transaction(self) -> bool {
+        matches!(self, TransactionPart::Whole | TransactionPart::Last)
     }
 }

@@ -223,9 +223,10 @@ impl Drop for FakeLlmServer {
 }
 
 async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let recording = state.recording.load(std::sync::atomic::Ordering::Relaxed);
+    let body: Value = if recording { serde_json::from_slice(&body).unwrap_or(Value::Null) } else { essentials(&body) };
     let streamed = body["stream"].as_bool().unwrap_or(false);
-    if state.recording.load(std::sync::atomic::Ordering::Relaxed) {
+    if recording {
         state.requests.lock().expect("requests").push(RecordedRequest {
             at: Instant::now(),
             path: state.dialect.path.to_owned(),
@@ -303,6 +304,25 @@ async fn handle(State(state): State<Arc<FakeState>>, headers: HeaderMap, body: B
         Reply::Slow { .. } | Reply::AfterRequests { .. } => {
             unreachable!("waiting replies are unwrapped above")
         }
+    }
+}
+
+/// The fields an answer depends on, without building the rest of the request (history, tools, system
+/// prompt) as a `Value`: a load test's fake should cost its clients' machine as little as it can.
+fn essentials(body: &[u8]) -> Value {
+    #[derive(serde::Deserialize)]
+    struct Essentials {
+        model: Option<String>,
+        stream: Option<bool>,
+        stream_options: Option<Value>,
+    }
+    match serde_json::from_slice::<Essentials>(body) {
+        Ok(request) => serde_json::json!({
+            "model": request.model,
+            "stream": request.stream,
+            "stream_options": request.stream_options,
+        }),
+        Err(_) => Value::Null,
     }
 }
 

@@ -1,0 +1,333 @@
+//! Group commit of a turn's writes on SQLite: inbound messages and filed replies queued while the writer is busy
+//! share one transaction.
+//!
+//! Each was a commit of its own. A commit appends every page it touched to the WAL, and SQLCipher encrypts and
+//! authenticates each of those pages: under load the newest pages of `messages` and `outbox` and their indexes
+//! were encrypted and written again for every single message, which made the WAL appends over a third of the
+//! single writer thread's time. Here the writes that queue behind a running batch go out together, still one
+//! command each on the writer connection (the first also begins the transaction, the last also commits it), so a
+//! batch of K writes costs K commands and one commit. A lone write runs exactly as before: one command, its own
+//! commit. Each caller is answered only once its batch has committed.
+//!
+//! When a command of a batch fails, the batch is rolled back and every write in it is retried alone, so one bad
+//! write fails only its own caller.
+
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+use tokio::sync::mpsc;
+
+use super::StoreError;
+use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
+use super::outbox::insert_reply_sql;
+use super::sqlite_script::{ScriptConnection, TransactionPart};
+
+/// Most writes one transaction carries.
+const MAX_BATCH: usize = 64;
+/// How often the gatherer yields while waiting for a batch as large as its previous one.
+const MAX_YIELDS: usize = 8;
+const OP: &str = "write messages";
+
+/// A new inbound message for a conversation that may already exist (see `inbound`).
+pub(crate) struct InboundWrite {
+    pub(crate) channel: String,
+    pub(crate) external_conversation_id: String,
+    pub(crate) platform_message_id: String,
+    pub(crate) sender: Option<String>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) now_ms: i64,
+}
+
+/// A reply with its outbox entry and the answered message's new status (see `outbox`).
+pub(crate) struct ReplyWrite {
+    pub(crate) conversation_id: i64,
+    pub(crate) channel: String,
+    pub(crate) external_conversation_id: String,
+    pub(crate) sealed: Vec<u8>,
+    pub(crate) now_ms: i64,
+    pub(crate) in_reply_to: Option<i64>,
+    pub(crate) input_tokens: Option<i64>,
+    pub(crate) output_tokens: Option<i64>,
+    pub(crate) answered_status: Option<&'static str>,
+}
+
+/// One write of a turn.
+pub(crate) enum TurnWrite {
+    Inbound(InboundWrite),
+    Reply(ReplyWrite),
+}
+
+/// What a write's statements returned: for an inbound message its id and its conversation's (none when the
+/// conversation is new or the message a redelivery); for a reply its id and its outbox entry's (none when the
+/// message already had a reply).
+#[derive(Debug)]
+pub(crate) enum TurnWritten {
+    Inbound(Option<(i64, i64)>),
+    Reply(Option<(i64, i64)>),
+}
+
+type PendingWrite = Pending<TurnWrite, TurnWritten>;
+
+/// Handle to the gathering task; it ends when the last handle is dropped.
+#[derive(Clone, Debug)]
+pub(crate) struct TurnWriteBatcher {
+    writes: mpsc::Sender<PendingWrite>,
+}
+
+impl TurnWriteBatcher {
+    pub(crate) fn spawn(writer: SqlitePool) -> TurnWriteBatcher {
+        let (writes, receiver) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(receiver, writer));
+        TurnWriteBatcher { writes }
+    }
+
+    /// Writes `write` in the next batch and returns what its statements returned once that batch committed.
+    pub(crate) async fn write(&self, write: TurnWrite) -> Result<TurnWritten, StoreError> {
+        submit(&self.writes, write, OP).await
+    }
+}
+
+/// Gathers what is queued, writes it as one transaction and answers every caller. SQLite has one writer, so one
+/// gatherer: writes that arrive while a batch waits for the writer join the next one.
+async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
+    let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
+    let mut previous_size = 1;
+    loop {
+        let Gathered::Batch(batch) = gather(&mut receiver, previous_size, gathering, std::future::pending()).await
+        else {
+            return;
+        };
+        previous_size = batch.len();
+        let (writes, replies): (Vec<TurnWrite>, Vec<_>) =
+            batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
+        let outcomes = match write_together(&writer, &writes).await {
+            Ok(written) => written.into_iter().map(Ok).collect(),
+            Err(error) if writes.len() == 1 => vec![Err(shared_error(error))],
+            Err(error) => {
+                tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
+                write_each_alone(&writer, &writes).await
+            }
+        };
+        for (outcome, reply) in outcomes.into_iter().zip(replies) {
+            // The caller may have given up waiting; the write is committed regardless.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Runs `writes` in order as one transaction (a single write as its own) and returns what each returned.
+async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
+    let mut connection = ScriptConnection::acquire(writer).await?;
+    let last = writes.len() - 1;
+    let mut written = Vec::with_capacity(writes.len());
+    for (index, write) in writes.iter().enumerate() {
+        let part = TransactionPart::of(index, last);
+        written.push(run_part(&mut connection, write, part).await?);
+    }
+    Ok(written)
+}
+
+/// After a failed batch: each write in a transaction of its own, each caller with its own outcome.
+async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Result<TurnWritten, StoreError>> {
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        let outcome = match ScriptConnection::acquire(writer).await {
+            Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
+            Err(error) => Err(error),
+        };
+        outcomes.push(outcome.map_err(shared_error));
+    }
+    outcomes
+}
+
+async fn run_part(
+    connection: &mut ScriptConnection,
+    write: &TurnWrite,
+    part: TransactionPart,
+) -> Result<TurnWritten, sqlx::Error> {
+    match write {
+        TurnWrite::Inbound(message) => {
+            let sql = match part {
+                // A single statement commits on its own.
+                TransactionPart::Whole | TransactionPart::Middle => INSERT_INBOUND_SQLITE,
+                TransactionPart::First => INBOUND_FIRST,
+                TransactionPart::Last => INBOUND_LAST,
+            };
+            let query = sqlx::query_as(sql)
+                .bind(&message.channel)
+                .bind(&message.external_conversation_id)
+                .bind(&message.platform_message_id)
+                .bind(&message.sender)
+                .bind(&message.body)
+                .bind(message.now_ms);
+            let rows: Vec<(i64, i64)> = connection.fetch_part(query, part).await?;
+            Ok(TurnWritten::Inbound(rows.into_iter().next()))
+        }
+        TurnWrite::Reply(reply) => {
+            let sql = match part {
+                TransactionPart::Whole => REPLY_WHOLE,
+                TransactionPart::First => REPLY_FIRST,
+                TransactionPart::Middle => REPLY,
+                TransactionPart::Last => REPLY_LAST,
+            };
+            let query = sqlx::query_as(sql)
+                .bind(reply.conversation_id)
+                .bind(&reply.channel)
+                .bind(&reply.external_conversation_id)
+                .bind(&reply.sealed)
+                .bind(reply.now_ms)
+                .bind(reply.in_reply_to)
+                .bind(reply.input_tokens)
+                .bind(reply.output_tokens)
+                .bind(reply.answered_status);
+            let ids: Vec<(i64,)> = connection.fetch_part(query, part).await?;
+            Ok(TurnWritten::Reply(match ids[..] {
+                [(message_id,), (outbox_id,)] => Some((message_id, outbox_id)),
+                _ => None,
+            }))
+        }
+    }
+}
+
+fn shared_error(error: sqlx::Error) -> StoreError {
+    let retryable = super::error::is_transient(&error);
+    StoreError::QueryShared { op: OP, retryable, source: Arc::new(error) }
+}
+
+/// Stores a new inbound message in the conversation `($1, $2)` if that exists and the message `($1, $3)` is not
+/// stored yet; returns the message's id and its conversation's. The common case in one statement; no row back
+/// means a first message or a redelivery, which `inbound` sorts out in a transaction of its own.
+macro_rules! insert_inbound_sql {
+    () => {
+        "INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, direction, \
+         role, status, sender, body, created_at_ms) \
+         SELECT id, channel, external_id, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversations \
+         WHERE channel = $1 AND external_id = $2 \
+         ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id, conversation_id"
+    };
+}
+
+/// Files a reply and its outbox entry, returning both ids, or nothing when message `$6` already has a reply: the
+/// outbox insert runs only if the reply insert changed a row. The answered message's status is set either way (a
+/// redone turn's caller sets it too).
+macro_rules! file_reply_sql {
+    () => {
+        concat!(
+            insert_reply_sql!(),
+            "; ",
+            "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
+             SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
+             UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL"
+        )
+    };
+}
+
+/// The inbound insert alone (an autocommit statement, or the middle of a batch).
+pub(crate) const INSERT_INBOUND_SQLITE: &str = insert_inbound_sql!();
+const INBOUND_FIRST: &str = concat!("BEGIN IMMEDIATE; ", insert_inbound_sql!());
+const INBOUND_LAST: &str = concat!(insert_inbound_sql!(), "; COMMIT");
+const REPLY: &str = file_reply_sql!();
+const REPLY_WHOLE: &str = concat!("BEGIN IMMEDIATE; ", file_reply_sql!(), "; COMMIT");
+const REPLY_FIRST: &str = concat!("BEGIN IMMEDIATE; ", file_reply_sql!());
+const REPLY_LAST: &str = concat!(file_reply_sql!(), "; COMMIT");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+    use crate::store::db::Db;
+    use crate::store::{DatabaseConfig, InboundMessage, InboundOutcome, Store};
+
+    fn inbound(platform_message_id: &str) -> TurnWrite {
+        TurnWrite::Inbound(InboundWrite {
+            channel: "api".into(),
+            external_conversation_id: "batch".into(),
+            platform_message_id: platform_message_id.into(),
+            sender: Some("user".into()),
+            body: b"\0hello".to_vec(),
+            now_ms: 1,
+        })
+    }
+
+    fn reply(conversation_id: i64, in_reply_to: i64) -> TurnWrite {
+        TurnWrite::Reply(ReplyWrite {
+            conversation_id,
+            channel: "api".into(),
+            external_conversation_id: "batch".into(),
+            sealed: b"\0answer".to_vec(),
+            now_ms: 2,
+            in_reply_to: Some(in_reply_to),
+            input_tokens: Some(3),
+            output_tokens: Some(4),
+            answered_status: Some("processed"),
+        })
+    }
+
+    /// Queues every write before the gatherer runs (one thread), so they form one batch, and returns each outcome.
+    async fn write_as_one_batch(
+        batcher: &TurnWriteBatcher,
+        writes: Vec<TurnWrite>,
+    ) -> Vec<Result<TurnWritten, StoreError>> {
+        futures::future::join_all(writes.into_iter().map(|write| batcher.write(write))).await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_answers_each_write_and_a_failed_one_fails_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&DatabaseConfig::default(), dir.path(), &MasterKey::from_bytes([5; 32]))
+            .await
+            .expect("store");
+        let first = InboundMessage {
+            channel: "api",
+            external_conversation_id: "batch",
+            platform_message_id: "m-1",
+            sender: Some("user"),
+            body: "hi",
+        };
+        let Ok(InboundOutcome::Inserted { conversation_id, message_id }) = store.inbound().record_inbound(&first).await
+        else {
+            panic!("first message not stored");
+        };
+        let Db::Sqlite(pools) = &store.shared.db else { panic!("sqlite store expected") };
+        let (conversation, answered) = (conversation_id.0, message_id.0);
+
+        let together =
+            write_as_one_batch(&pools.turn_writes, vec![inbound("m-2"), reply(conversation, answered), inbound("m-3")])
+                .await;
+        let ids: Vec<(i64, i64)> = together
+            .into_iter()
+            .map(|outcome| match outcome.expect("each write of the batch lands") {
+                TurnWritten::Inbound(Some(ids)) | TurnWritten::Reply(Some(ids)) => ids,
+                other => panic!("nothing returned: {other:?}"),
+            })
+            .collect();
+        assert_eq!(ids[0].1, conversation, "the inbound message joins its conversation");
+        assert!(ids[1].0 > ids[0].0 && ids[2].0 > ids[1].0, "the writes ran in the order they queued: {ids:?}");
+
+        // A reply to a message that does not exist breaks a foreign key: the batch is undone and rewritten write by
+        // write, so only that caller sees an error and the others get exactly what they would have alone.
+        let mixed = write_as_one_batch(
+            &pools.turn_writes,
+            vec![
+                inbound("m-4"),
+                inbound("m-2"),
+                reply(conversation, answered),
+                reply(conversation, i64::MAX),
+                inbound("m-5"),
+            ],
+        )
+        .await;
+        assert!(matches!(mixed[0], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[0]);
+        assert!(matches!(mixed[1], Ok(TurnWritten::Inbound(None))), "a redelivery inserts nothing: {:?}", mixed[1]);
+        assert!(matches!(mixed[2], Ok(TurnWritten::Reply(None))), "a second reply is not filed: {:?}", mixed[2]);
+        assert!(matches!(mixed[3], Err(StoreError::QueryShared { .. })), "{:?}", mixed[3]);
+        assert!(matches!(mixed[4], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[4]);
+
+        let history = store.conversations().history(conversation_id, 20).await.expect("history");
+        let platform_ids: Vec<_> = history.iter().filter_map(|message| message.platform_message_id.clone()).collect();
+        assert_eq!(platform_ids, ["m-1", "m-2", "m-3", "m-4", "m-5"]);
+        assert_eq!(history.len(), 6, "five messages and one reply: {history:?}");
+        assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 1);
+        store.close().await;
+    }
+}

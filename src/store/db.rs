@@ -25,9 +25,7 @@ pub(crate) struct SqlitePools {
     pub(crate) path: std::path::PathBuf,
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
-    /// Group commit of the writer's delivery marks.
-    pub(crate) delivery_marks: super::delivery_batch::DeliveryBatcher,
-    /// Group commit of inbound messages and filed replies.
+    /// Group commit of inbound messages, filed replies and delivery marks.
     pub(crate) turn_writes: super::turn_write_batch::TurnWriteBatcher,
     /// The in-process copy of the memory chunk vectors that SQLite's vector search scans.
     pub(crate) memory_vectors: std::sync::Arc<super::memory_vector_cache::VectorCache>,

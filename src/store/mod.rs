@@ -11,7 +11,6 @@ mod config;
 mod connection_loss;
 mod conversations;
 mod db;
-mod delivery_batch;
 mod error;
 mod export;
 #[cfg(test)]

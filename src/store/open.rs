@@ -11,7 +11,6 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::config::SecretValue;
 
 use super::db::SqlitePools;
-use super::delivery_batch::DeliveryBatcher;
 use super::error::sqlite_code;
 use super::turn_write_batch::TurnWriteBatcher;
 use super::{DatabaseConfig, StoreError};
@@ -125,16 +124,8 @@ pub(crate) async fn open_sqlite(
             return Err(open_error(error));
         }
     };
-    let delivery_marks = DeliveryBatcher::spawn(writer.clone());
     let turn_writes = TurnWriteBatcher::spawn(writer.clone());
-    Ok(SqlitePools {
-        path: path.to_path_buf(),
-        writer,
-        reader,
-        delivery_marks,
-        turn_writes,
-        memory_vectors: Default::default(),
-    })
+    Ok(SqlitePools { path: path.to_path_buf(), writer, reader, turn_writes, memory_vectors: Default::default() })
 }
 
 /// Makes SQLite plan each statement once, not again for each new set of bound values.

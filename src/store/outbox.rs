@@ -6,8 +6,7 @@ use serde::Serialize;
 
 use super::conversations::{TokenUsage, body_context};
 use super::db::{BeginWrite, Db, Shared, SqlitePools, millis, now_ms, on_db, on_db_read};
-use super::delivery_batch::DeliveryMark;
-use super::turn_write_batch::{ReplyWrite, TurnWrite, TurnWritten};
+use super::turn_write_batch::{DeliveryMark, ReplyWrite, TurnWrite, TurnWritten};
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
 // A statement both backends run, as a macro so the SQLite script below can `concat!` it in.
@@ -25,7 +24,7 @@ macro_rules! insert_reply_sql {
 pub(crate) use insert_reply_sql;
 
 /// Marks outbox entry `$1` delivered at `$2` (the first time only); returns its reply's message id. PostgreSQL's;
-/// SQLite marks several at once (see `delivery_batch`).
+/// SQLite marks several at once (see `turn_write_batch`).
 const MARK_OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), \
      lease_until_ms = NULL WHERE id = $1 RETURNING message_id";
 
@@ -283,9 +282,9 @@ impl Outbox {
                     platform_message_id: platform_message_id.map(str::to_owned),
                     at_ms: now,
                 };
-                return match pools.delivery_marks.mark(mark).await? {
-                    true => Ok(()),
-                    false => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
+                return match pools.turn_writes.write(TurnWrite::Mark(mark)).await? {
+                    TurnWritten::Mark(true) => Ok(()),
+                    _ => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
                 };
             }
             Db::Postgres(pool) => pool,

@@ -1,10 +1,12 @@
-//! A SQLite write transaction sent to the connection's thread as one command.
+//! SQLite write transactions sent to the connection's thread as few commands as possible.
 //!
 //! sqlx hands every statement, `BEGIN` and `COMMIT` to the thread that owns the SQLite connection as a
 //! separate command, and the pool sends one more (a ping) when the connection comes back: a transaction of
 //! three statements was six round trips between threads, each waking a sleeping one, while every other writer
-//! waited for the single writer connection. A script (`BEGIN IMMEDIATE; …; COMMIT`) is one command. sqlx
-//! numbers `$N` parameters across all statements of one query, so the statements share their bindings.
+//! waited for the single writer connection. A script (`BEGIN IMMEDIATE; …; COMMIT`) is one command, and a
+//! transaction of several scripts puts its `BEGIN` in the first and its `COMMIT` in the last
+//! ([`TransactionPart`]). sqlx numbers `$N` parameters across all statements of one query, so the statements of
+//! a script share their bindings.
 //!
 //! A script that fails part-way leaves its transaction open on the connection, and so does one whose caller
 //! stopped waiting: [`ScriptConnection`] rolls back after a failure and closes the connection, instead of
@@ -23,25 +25,6 @@ pub(crate) struct ScriptConnection {
 impl ScriptConnection {
     pub(crate) async fn acquire(pool: &SqlitePool) -> Result<ScriptConnection, sqlx::Error> {
         Ok(ScriptConnection { connection: pool.acquire().await?, dirty: false })
-    }
-
-    /// Runs `script`, a query whose statements begin and commit a transaction, and returns the ids its
-    /// statements' `RETURNING` clauses gave, in order.
-    pub(crate) async fn fetch_ids(
-        &mut self,
-        script: sqlx::query::QueryScalar<'_, Sqlite, i64, <Sqlite as sqlx::Database>::Arguments>,
-    ) -> Result<Vec<i64>, sqlx::Error> {
-        self.dirty = true;
-        match script.fetch_all(&mut *self.connection).await {
-            Ok(rows) => {
-                self.dirty = false;
-                Ok(rows)
-            }
-            Err(error) => {
-                self.roll_back().await;
-                Err(error)
-            }
-        }
     }
 
     /// Runs one part of a transaction spread over several commands (see [`TransactionPart`]) and returns its rows.

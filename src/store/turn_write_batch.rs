@@ -1,17 +1,18 @@
-//! Group commit of a turn's writes on SQLite: inbound messages and filed replies queued while the writer is busy
-//! share one transaction.
+//! Group commit of a turn's writes on SQLite: inbound messages, filed replies and delivery marks queued while the
+//! writer is busy share one transaction.
 //!
 //! Each was a commit of its own. A commit appends every page it touched to the WAL, and SQLCipher encrypts and
 //! authenticates each of those pages: under load the newest pages of `messages` and `outbox` and their indexes
 //! were encrypted and written again for every single message, which made the WAL appends over a third of the
 //! single writer thread's time. Here the writes that queue behind a running batch go out together, still one
-//! command each on the writer connection (the first also begins the transaction, the last also commits it), so a
-//! batch of K writes costs K commands and one commit. A lone write runs exactly as before: one command, its own
-//! commit. Each caller is answered only once its batch has committed.
+//! command each on the writer connection (the first also begins the transaction, the last also commits it; all the
+//! batch's delivery marks are one command), so a batch costs one commit. A lone write runs exactly as before: one
+//! command, its own commit. Each caller is answered only once its batch has committed.
 //!
-//! When a command of a batch fails, the batch is rolled back and every write in it is retried alone, so one bad
-//! write fails only its own caller.
+//! When a command of a batch fails, the batch is rolled back and its writes are retried alone (the marks together,
+//! as one), so one bad write fails only its own caller.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
@@ -51,19 +52,28 @@ pub(crate) struct ReplyWrite {
     pub(crate) answered_status: Option<&'static str>,
 }
 
+/// A reply to mark delivered (see `outbox`).
+pub(crate) struct DeliveryMark {
+    pub(crate) outbox_id: i64,
+    pub(crate) platform_message_id: Option<String>,
+    pub(crate) at_ms: i64,
+}
+
 /// One write of a turn.
 pub(crate) enum TurnWrite {
     Inbound(InboundWrite),
     Reply(ReplyWrite),
+    Mark(DeliveryMark),
 }
 
 /// What a write's statements returned: for an inbound message its id and its conversation's (none when the
 /// conversation is new or the message a redelivery); for a reply its id and its outbox entry's (none when the
-/// message already had a reply).
+/// message already had a reply); for a delivery mark whether its outbox entry exists.
 #[derive(Debug)]
 pub(crate) enum TurnWritten {
     Inbound(Option<(i64, i64)>),
     Reply(Option<(i64, i64)>),
+    Mark(bool),
 }
 
 type PendingWrite = Pending<TurnWrite, TurnWritten>;
@@ -102,7 +112,7 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
             batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
         let outcomes = match write_together(&writer, &writes).await {
             Ok(written) => written.into_iter().map(Ok).collect(),
-            Err(error) if writes.len() == 1 => vec![Err(shared_error(error))],
+            Err(error) if writes.len() == 1 => vec![Err(shared(Arc::new(error)))],
             Err(error) => {
                 tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
                 write_each_alone(&writer, &writes).await
@@ -115,29 +125,97 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
     }
 }
 
-/// Runs `writes` in order as one transaction (a single write as its own) and returns what each returned.
+/// Runs `writes` as one transaction (a single write as its own) and returns what each returned: the inbound
+/// messages and replies in the order they queued, then all delivery marks in one command.
 async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
+    let marks: Vec<&DeliveryMark> = writes
+        .iter()
+        .filter_map(|write| match write {
+            TurnWrite::Mark(mark) => Some(mark),
+            _ => None,
+        })
+        .collect();
+    let parts = writes.len() - marks.len() + usize::from(!marks.is_empty());
     let mut connection = ScriptConnection::acquire(writer).await?;
-    let last = writes.len() - 1;
     let mut written = Vec::with_capacity(writes.len());
-    for (index, write) in writes.iter().enumerate() {
-        let part = TransactionPart::of(index, last);
-        written.push(run_part(&mut connection, write, part).await?);
+    let mut index = 0;
+    for write in writes.iter().filter(|write| !matches!(write, TurnWrite::Mark(_))) {
+        written.push(run_part(&mut connection, write, TransactionPart::of(index, parts - 1)).await?);
+        index += 1;
     }
-    Ok(written)
+    let found = if marks.is_empty() {
+        HashSet::new()
+    } else {
+        run_marks(&mut connection, &marks, TransactionPart::of(index, parts - 1)).await?
+    };
+    // Back in queue order: each mark where it stood.
+    let mut others = written.into_iter();
+    Ok(writes
+        .iter()
+        .filter_map(|write| match write {
+            TurnWrite::Mark(mark) => Some(TurnWritten::Mark(found.contains(&mark.outbox_id))),
+            _ => others.next(),
+        })
+        .collect())
 }
 
-/// After a failed batch: each write in a transaction of its own, each caller with its own outcome.
+/// After a failed batch: each inbound message and reply in a transaction of its own, the marks in one, each caller
+/// with its own outcome.
 async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Result<TurnWritten, StoreError>> {
+    let marks: Vec<&DeliveryMark> = writes
+        .iter()
+        .filter_map(|write| match write {
+            TurnWrite::Mark(mark) => Some(mark),
+            _ => None,
+        })
+        .collect();
+    let marked = if marks.is_empty() {
+        Ok(HashSet::new())
+    } else {
+        match ScriptConnection::acquire(writer).await {
+            Ok(mut connection) => run_marks(&mut connection, &marks, TransactionPart::Whole).await,
+            Err(error) => Err(error),
+        }
+        .map_err(Arc::new)
+    };
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
-        let outcome = match ScriptConnection::acquire(writer).await {
-            Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
-            Err(error) => Err(error),
+        let outcome = match write {
+            TurnWrite::Mark(mark) => match &marked {
+                Ok(found) => Ok(TurnWritten::Mark(found.contains(&mark.outbox_id))),
+                Err(error) => Err(shared(Arc::clone(error))),
+            },
+            _ => match ScriptConnection::acquire(writer).await {
+                Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
+                Err(error) => Err(error),
+            }
+            .map_err(|error| shared(Arc::new(error))),
         };
-        outcomes.push(outcome.map_err(shared_error));
+        outcomes.push(outcome);
     }
     outcomes
+}
+
+/// Marks `marks` delivered as one command and returns the outbox ids that exist. A mark's time is the earliest of
+/// the batch's: they were all handed over by then.
+async fn run_marks(
+    connection: &mut ScriptConnection,
+    marks: &[&DeliveryMark],
+    part: TransactionPart,
+) -> Result<HashSet<i64>, sqlx::Error> {
+    let listed = serde_json::Value::Array(
+        marks.iter().map(|mark| serde_json::json!([mark.outbox_id, mark.platform_message_id])).collect(),
+    );
+    let at_ms = marks.iter().map(|mark| mark.at_ms).min().unwrap_or_default();
+    let sql = match part {
+        TransactionPart::Whole => MARKS_WHOLE,
+        TransactionPart::First => MARKS_FIRST,
+        TransactionPart::Middle => MARKS,
+        TransactionPart::Last => MARKS_LAST,
+    };
+    let query = sqlx::query_as(sql).bind(listed.to_string()).bind(at_ms);
+    let found: Vec<(i64,)> = connection.fetch_part(query, part).await?;
+    Ok(found.into_iter().map(|(id,)| id).collect())
 }
 
 async fn run_part(
@@ -186,12 +264,16 @@ async fn run_part(
                 _ => None,
             }))
         }
+        TurnWrite::Mark(mark) => {
+            let found = run_marks(connection, &[mark], part).await?;
+            Ok(TurnWritten::Mark(found.contains(&mark.outbox_id)))
+        }
     }
 }
 
-fn shared_error(error: sqlx::Error) -> StoreError {
+fn shared(error: Arc<sqlx::Error>) -> StoreError {
     let retryable = super::error::is_transient(&error);
-    StoreError::QueryShared { op: OP, retryable, source: Arc::new(error) }
+    StoreError::QueryShared { op: OP, retryable, source: error }
 }
 
 /// Stores a new inbound message in the conversation `($1, $2)` if that exists and the message `($1, $3)` is not
@@ -224,12 +306,31 @@ macro_rules! file_reply_sql {
 
 /// The inbound insert alone (an autocommit statement, or the middle of a batch).
 pub(crate) const INSERT_INBOUND_SQLITE: &str = insert_inbound_sql!();
+/// Marks the outbox entries listed in `$1` (a JSON array of `[outbox id, platform message id or null]`) delivered at
+/// `$2` (the first time only) and returns the ids of those that exist; their replies become `delivered`, keeping
+/// the platform's message id when one is given.
+macro_rules! mark_delivered_sql {
+    () => {
+        "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $2), lease_until_ms = NULL \
+         WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each($1)) RETURNING id; \
+         UPDATE messages SET status = 'delivered', \
+             platform_message_id = COALESCE(marks.platform_message_id, messages.platform_message_id) \
+         FROM (SELECT o.message_id, json_extract(j.value, '$[1]') AS platform_message_id \
+               FROM json_each($1) j JOIN outbox o ON o.id = json_extract(j.value, '$[0]')) AS marks \
+         WHERE messages.id = marks.message_id"
+    };
+}
+
 const INBOUND_FIRST: &str = concat!("BEGIN IMMEDIATE; ", insert_inbound_sql!());
 const INBOUND_LAST: &str = concat!(insert_inbound_sql!(), "; COMMIT");
 const REPLY: &str = file_reply_sql!();
 const REPLY_WHOLE: &str = concat!("BEGIN IMMEDIATE; ", file_reply_sql!(), "; COMMIT");
 const REPLY_FIRST: &str = concat!("BEGIN IMMEDIATE; ", file_reply_sql!());
 const REPLY_LAST: &str = concat!(file_reply_sql!(), "; COMMIT");
+const MARKS: &str = mark_delivered_sql!();
+const MARKS_WHOLE: &str = concat!("BEGIN IMMEDIATE; ", mark_delivered_sql!(), "; COMMIT");
+const MARKS_FIRST: &str = concat!("BEGIN IMMEDIATE; ", mark_delivered_sql!());
+const MARKS_LAST: &str = concat!(mark_delivered_sql!(), "; COMMIT");
 
 #[cfg(test)]
 mod tests {
@@ -263,6 +364,10 @@ mod tests {
         })
     }
 
+    fn mark(outbox_id: i64) -> TurnWrite {
+        TurnWrite::Mark(DeliveryMark { outbox_id, platform_message_id: None, at_ms: 3 })
+    }
+
     /// Queues every write before the gatherer runs (one thread), so they form one batch, and returns each outcome.
     async fn write_as_one_batch(
         batcher: &TurnWriteBatcher,
@@ -291,18 +396,21 @@ mod tests {
         let Db::Sqlite(pools) = &store.shared.db else { panic!("sqlite store expected") };
         let (conversation, answered) = (conversation_id.0, message_id.0);
 
-        let together =
-            write_as_one_batch(&pools.turn_writes, vec![inbound("m-2"), reply(conversation, answered), inbound("m-3")])
-                .await;
-        let ids: Vec<(i64, i64)> = together
-            .into_iter()
-            .map(|outcome| match outcome.expect("each write of the batch lands") {
-                TurnWritten::Inbound(Some(ids)) | TurnWritten::Reply(Some(ids)) => ids,
-                other => panic!("nothing returned: {other:?}"),
-            })
-            .collect();
-        assert_eq!(ids[0].1, conversation, "the inbound message joins its conversation");
-        assert!(ids[1].0 > ids[0].0 && ids[2].0 > ids[1].0, "the writes ran in the order they queued: {ids:?}");
+        let together = write_as_one_batch(
+            &pools.turn_writes,
+            vec![inbound("m-2"), reply(conversation, answered), mark(i64::MAX), inbound("m-3")],
+        )
+        .await;
+        let mut together = together.into_iter().map(|outcome| outcome.expect("each write of the batch lands"));
+        let ids = |outcome: Option<TurnWritten>| match outcome {
+            Some(TurnWritten::Inbound(Some(ids)) | TurnWritten::Reply(Some(ids))) => ids,
+            other => panic!("nothing returned: {other:?}"),
+        };
+        let (second, filed) = (ids(together.next()), ids(together.next()));
+        assert!(matches!(together.next(), Some(TurnWritten::Mark(false))), "an unknown outbox entry is not marked");
+        let third = ids(together.next());
+        assert_eq!(second.1, conversation, "the inbound message joins its conversation");
+        assert!(filed.0 > second.0 && third.0 > filed.0, "the writes ran in the order they queued");
 
         // A reply to a message that does not exist breaks a foreign key: the batch is undone and rewritten write by
         // write, so only that caller sees an error and the others get exactly what they would have alone.
@@ -310,6 +418,7 @@ mod tests {
             &pools.turn_writes,
             vec![
                 inbound("m-4"),
+                mark(filed.1),
                 inbound("m-2"),
                 reply(conversation, answered),
                 reply(conversation, i64::MAX),
@@ -318,16 +427,19 @@ mod tests {
         )
         .await;
         assert!(matches!(mixed[0], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[0]);
-        assert!(matches!(mixed[1], Ok(TurnWritten::Inbound(None))), "a redelivery inserts nothing: {:?}", mixed[1]);
-        assert!(matches!(mixed[2], Ok(TurnWritten::Reply(None))), "a second reply is not filed: {:?}", mixed[2]);
-        assert!(matches!(mixed[3], Err(StoreError::QueryShared { .. })), "{:?}", mixed[3]);
-        assert!(matches!(mixed[4], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[4]);
+        assert!(matches!(mixed[1], Ok(TurnWritten::Mark(true))), "{:?}", mixed[1]);
+        assert!(matches!(mixed[2], Ok(TurnWritten::Inbound(None))), "a redelivery inserts nothing: {:?}", mixed[2]);
+        assert!(matches!(mixed[3], Ok(TurnWritten::Reply(None))), "a second reply is not filed: {:?}", mixed[3]);
+        assert!(matches!(mixed[4], Err(StoreError::QueryShared { .. })), "{:?}", mixed[4]);
+        assert!(matches!(mixed[5], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[5]);
 
         let history = store.conversations().history(conversation_id, 20).await.expect("history");
         let platform_ids: Vec<_> = history.iter().filter_map(|message| message.platform_message_id.clone()).collect();
         assert_eq!(platform_ids, ["m-1", "m-2", "m-3", "m-4", "m-5"]);
         assert_eq!(history.len(), 6, "five messages and one reply: {history:?}");
-        assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 1);
+        let stored_reply = history.iter().find(|message| message.id.0 == filed.0).expect("the reply");
+        assert_eq!(stored_reply.status, crate::store::MessageStatus::Delivered);
+        assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 0);
         store.close().await;
     }
 }

@@ -81,7 +81,7 @@ impl Inbound {
             body: body.clone(),
             now_ms: now,
         });
-        if let TurnWritten::Inbound(Some((message_id, conversation_id))) = db.turn_writes.write(write).await? {
+        if let TurnWritten::Inbound(Some((message_id, conversation_id))) = db.turn_writes.write(write, op).await? {
             let outcome = InboundOutcome::Inserted {
                 conversation_id: ConversationId(conversation_id),
                 message_id: MessageId(message_id),

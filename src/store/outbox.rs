@@ -282,7 +282,7 @@ impl Outbox {
                     platform_message_id: platform_message_id.map(str::to_owned),
                     at_ms: now,
                 };
-                return match pools.turn_writes.write(TurnWrite::Mark(mark)).await? {
+                return match pools.turn_writes.write(TurnWrite::Mark(mark), op).await? {
                     TurnWritten::Mark(true) => Ok(()),
                     _ => Err(StoreError::NotFound { op, what: "outbox entry", id: outbox_id.to_string() }),
                 };
@@ -373,7 +373,9 @@ impl Outbox {
 /// transaction, shared with the other turn writes queued at the time (see `turn_write_batch`).
 async fn enqueue_answer_sqlite(pools: &SqlitePools, reply: ReplyWrite) -> Result<ReplyOutcome, StoreError> {
     let in_reply_to = reply.in_reply_to;
-    if let TurnWritten::Reply(Some((message_id, outbox_id))) = pools.turn_writes.write(TurnWrite::Reply(reply)).await? {
+    if let TurnWritten::Reply(Some((message_id, outbox_id))) =
+        pools.turn_writes.write(TurnWrite::Reply(reply), "enqueue reply").await?
+    {
         return Ok(ReplyOutcome::Queued(QueuedReply {
             message_id: MessageId(message_id),
             outbox_id: OutboxId(outbox_id),

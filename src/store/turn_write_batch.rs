@@ -27,7 +27,6 @@ use super::sqlite_script::{ScriptConnection, TransactionPart};
 const MAX_BATCH: usize = 64;
 /// How often the gatherer yields while waiting for a batch as large as its previous one.
 const MAX_YIELDS: usize = 8;
-const OP: &str = "write messages";
 
 /// A new inbound message for a conversation that may already exist (see `inbound`).
 pub(crate) struct InboundWrite {
@@ -76,7 +75,11 @@ pub(crate) enum TurnWritten {
     Mark(bool),
 }
 
-type PendingWrite = Pending<TurnWrite, TurnWritten>;
+/// A write's outcome as the gatherer sends it. A driver error is shared only by delivery marks written in one
+/// command; the caller sorts it (disk full, read-only, transient) under its own operation's name.
+type Outcome = Result<TurnWritten, Arc<sqlx::Error>>;
+
+type PendingWrite = Pending<TurnWrite, Outcome>;
 
 /// Handle to the gathering task; it ends when the last handle is dropped.
 #[derive(Clone, Debug)]
@@ -92,8 +95,14 @@ impl TurnWriteBatcher {
     }
 
     /// Writes `write` in the next batch and returns what its statements returned once that batch committed.
-    pub(crate) async fn write(&self, write: TurnWrite) -> Result<TurnWritten, StoreError> {
-        submit(&self.writes, write, OP).await
+    /// `op` names the caller's operation in its errors.
+    pub(crate) async fn write(&self, write: TurnWrite, op: &'static str) -> Result<TurnWritten, StoreError> {
+        submit(&self.writes, write, op).await?.map_err(|error| match Arc::try_unwrap(error) {
+            Ok(error) => StoreError::query(op)(error),
+            Err(shared) => {
+                StoreError::QueryShared { op, retryable: super::error::is_transient(&shared), source: shared }
+            }
+        })
     }
 }
 
@@ -110,9 +119,9 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
         previous_size = batch.len();
         let (writes, replies): (Vec<TurnWrite>, Vec<_>) =
             batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
-        let outcomes = match write_together(&writer, &writes).await {
+        let outcomes: Vec<Outcome> = match write_together(&writer, &writes).await {
             Ok(written) => written.into_iter().map(Ok).collect(),
-            Err(error) if writes.len() == 1 => vec![Err(shared(Arc::new(error)))],
+            Err(error) if writes.len() == 1 => vec![Err(Arc::new(error))],
             Err(error) => {
                 tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
                 write_each_alone(&writer, &writes).await
@@ -120,7 +129,7 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
         };
         for (outcome, reply) in outcomes.into_iter().zip(replies) {
             // The caller may have given up waiting; the write is committed regardless.
-            let _ = reply.send(outcome);
+            let _ = reply.send(Ok(outcome));
         }
     }
 }
@@ -161,7 +170,7 @@ async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec
 
 /// After a failed batch: each inbound message and reply in a transaction of its own, the marks in one, each caller
 /// with its own outcome.
-async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Result<TurnWritten, StoreError>> {
+async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Outcome> {
     let marks: Vec<&DeliveryMark> = writes
         .iter()
         .filter_map(|write| match write {
@@ -183,13 +192,13 @@ async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Resu
         let outcome = match write {
             TurnWrite::Mark(mark) => match &marked {
                 Ok(found) => Ok(TurnWritten::Mark(found.contains(&mark.outbox_id))),
-                Err(error) => Err(shared(Arc::clone(error))),
+                Err(error) => Err(Arc::clone(error)),
             },
             _ => match ScriptConnection::acquire(writer).await {
                 Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
                 Err(error) => Err(error),
             }
-            .map_err(|error| shared(Arc::new(error))),
+            .map_err(Arc::new),
         };
         outcomes.push(outcome);
     }
@@ -269,11 +278,6 @@ async fn run_part(
             Ok(TurnWritten::Mark(found.contains(&mark.outbox_id)))
         }
     }
-}
-
-fn shared(error: Arc<sqlx::Error>) -> StoreError {
-    let retryable = super::error::is_transient(&error);
-    StoreError::QueryShared { op: OP, retryable, source: error }
 }
 
 /// Stores a new inbound message in the conversation `($1, $2)` if that exists and the message `($1, $3)` is not
@@ -373,7 +377,7 @@ mod tests {
         batcher: &TurnWriteBatcher,
         writes: Vec<TurnWrite>,
     ) -> Vec<Result<TurnWritten, StoreError>> {
-        futures::future::join_all(writes.into_iter().map(|write| batcher.write(write))).await
+        futures::future::join_all(writes.into_iter().map(|write| batcher.write(write, "test write"))).await
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -430,7 +434,8 @@ mod tests {
         assert!(matches!(mixed[1], Ok(TurnWritten::Mark(true))), "{:?}", mixed[1]);
         assert!(matches!(mixed[2], Ok(TurnWritten::Inbound(None))), "a redelivery inserts nothing: {:?}", mixed[2]);
         assert!(matches!(mixed[3], Ok(TurnWritten::Reply(None))), "a second reply is not filed: {:?}", mixed[3]);
-        assert!(matches!(mixed[4], Err(StoreError::QueryShared { .. })), "{:?}", mixed[4]);
+        let Err(StoreError::Query { op: "test write", source, .. }) = &mixed[4] else { panic!("{:?}", mixed[4]) };
+        assert!(source.to_string().contains("FOREIGN KEY"), "the caller gets its own write's error: {source}");
         assert!(matches!(mixed[5], Ok(TurnWritten::Inbound(Some(_)))), "{:?}", mixed[5]);
 
         let history = store.conversations().history(conversation_id, 20).await.expect("history");

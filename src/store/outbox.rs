@@ -9,7 +9,7 @@ use super::db::{BeginWrite, Db, Shared, SqlitePools, millis, now_ms, on_db, on_d
 use super::turn_write_batch::{DeliveryMark, ReplyWrite, TurnWrite, TurnWritten};
 use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
-// A statement both backends run, as a macro so the SQLite script below can `concat!` it in.
+// A statement both backends run, as a macro so the SQLite turn-write scripts (`turn_write_batch`) can `concat!` it in.
 
 /// Files a reply (`$1`–`$8`: conversation, channel, external id, sealed body, now, answered message, input and output
 /// tokens); returns its id, or nothing when the answered message already has a reply.

@@ -137,13 +137,7 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
 /// Runs `writes` as one transaction (a single write as its own) and returns what each returned: the inbound
 /// messages and replies in the order they queued, then all delivery marks in one command.
 async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
-    let marks: Vec<&DeliveryMark> = writes
-        .iter()
-        .filter_map(|write| match write {
-            TurnWrite::Mark(mark) => Some(mark),
-            _ => None,
-        })
-        .collect();
+    let marks = marks_of(writes);
     let parts = writes.len() - marks.len() + usize::from(!marks.is_empty());
     let mut connection = ScriptConnection::acquire(writer).await?;
     let mut written = Vec::with_capacity(writes.len());
@@ -171,13 +165,7 @@ async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec
 /// After a failed batch: each inbound message and reply in a transaction of its own, the marks in one, each caller
 /// with its own outcome.
 async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Outcome> {
-    let marks: Vec<&DeliveryMark> = writes
-        .iter()
-        .filter_map(|write| match write {
-            TurnWrite::Mark(mark) => Some(mark),
-            _ => None,
-        })
-        .collect();
+    let marks = marks_of(writes);
     let marked = if marks.is_empty() {
         Ok(HashSet::new())
     } else {
@@ -203,6 +191,17 @@ async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Outc
         outcomes.push(outcome);
     }
     outcomes
+}
+
+/// The delivery marks among `writes`, in queue order.
+fn marks_of(writes: &[TurnWrite]) -> Vec<&DeliveryMark> {
+    writes
+        .iter()
+        .filter_map(|write| match write {
+            TurnWrite::Mark(mark) => Some(mark),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Marks `marks` delivered as one command and returns the outbox ids that exist. A mark's time is the earliest of

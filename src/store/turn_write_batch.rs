@@ -307,8 +307,6 @@ macro_rules! file_reply_sql {
     };
 }
 
-/// The inbound insert alone (an autocommit statement, or the middle of a batch).
-pub(crate) const INSERT_INBOUND_SQLITE: &str = insert_inbound_sql!();
 /// Marks the outbox entries listed in `$1` (a JSON array of `[outbox id, platform message id or null]`) delivered at
 /// `$2` (the first time only) and returns the ids of those that exist; their replies become `delivered`, keeping
 /// the platform's message id when one is given.
@@ -324,6 +322,8 @@ macro_rules! mark_delivered_sql {
     };
 }
 
+/// The inbound insert alone (an autocommit statement, or the middle of a batch).
+pub(crate) const INSERT_INBOUND_SQLITE: &str = insert_inbound_sql!();
 const INBOUND_FIRST: &str = concat!("BEGIN IMMEDIATE; ", insert_inbound_sql!());
 const INBOUND_LAST: &str = concat!(insert_inbound_sql!(), "; COMMIT");
 const REPLY: &str = file_reply_sql!();

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::conversations::{UPSERT_CONVERSATION, body_context};
 use super::db::{BeginWrite, Db, Shared, now_ms, returned_row};
 use super::inbound_batch::{InboundRow, record_one};
-use super::turn_write_batch::{INSERT_INBOUND_SQLITE, InboundWrite, TurnWrite, TurnWritten};
+use super::turn_write_batch::{INSERT_INBOUND_SQLITE, TurnWrite, TurnWritten};
 use super::{ConversationId, MessageId, StoreError};
 
 /// A message as a channel received it, before any actor sees it.
@@ -49,21 +49,19 @@ impl Inbound {
     pub async fn record_inbound(&self, message: &InboundMessage<'_>) -> Result<InboundOutcome, StoreError> {
         let op = "record inbound message";
         let now = now_ms();
-        let body = self
-            .shared
-            .sealer
-            .seal(message.body.as_bytes(), &body_context(message.channel, message.external_conversation_id));
+        let context = body_context(message.channel, message.external_conversation_id);
+        let body = self.shared.sealer.seal(message.body.as_bytes(), &context);
+        let row = InboundRow {
+            channel: message.channel.to_owned(),
+            external_conversation_id: message.external_conversation_id.to_owned(),
+            platform_message_id: message.platform_message_id.to_owned(),
+            sender: message.sender.map(str::to_owned),
+            body,
+            now_ms: now,
+        };
         let db = match &self.shared.db {
             Db::Postgres(pool) => {
                 // Group commit: one statement and one commit for all concurrent callers.
-                let row = InboundRow {
-                    channel: message.channel.to_owned(),
-                    external_conversation_id: message.external_conversation_id.to_owned(),
-                    platform_message_id: message.platform_message_id.to_owned(),
-                    sender: message.sender.map(str::to_owned),
-                    body,
-                    now_ms: now,
-                };
                 let outcome = match &self.shared.inbound_batcher {
                     Some(batcher) => batcher.submit(row).await?,
                     None => record_one(pool, &row).await?,
@@ -73,14 +71,8 @@ impl Inbound {
             }
             Db::Sqlite(pools) => pools,
         };
-        let write = TurnWrite::Inbound(InboundWrite {
-            channel: message.channel.to_owned(),
-            external_conversation_id: message.external_conversation_id.to_owned(),
-            platform_message_id: message.platform_message_id.to_owned(),
-            sender: message.sender.map(str::to_owned),
-            body: body.clone(),
-            now_ms: now,
-        });
+        // The common case: a new message of a known conversation, group-committed with the other turn writes.
+        let write = TurnWrite::Inbound(row);
         if let TurnWritten::Inbound(Some((message_id, conversation_id))) = db.turn_writes.write(write, op).await? {
             let outcome = InboundOutcome::Inserted {
                 conversation_id: ConversationId(conversation_id),
@@ -89,6 +81,9 @@ impl Inbound {
             tracing::debug!(?outcome, "inbound message recorded");
             return Ok(outcome);
         }
+        // A first message or a redelivery: the body went with the write; sealing it again on this rare path spares
+        // a copy of every message.
+        let body = self.shared.sealer.seal(message.body.as_bytes(), &context);
         let mut tx = db.writer.begin_write().await.map_err(StoreError::query(op))?;
         let conversation_id: i64 = sqlx::query_scalar(UPSERT_CONVERSATION)
             .bind(message.channel)

@@ -9,17 +9,17 @@
 //! batch's delivery marks are one command), so a batch costs one commit. A lone write runs exactly as before: one
 //! command, its own commit. Each caller is answered only once its batch has committed.
 //!
-//! When a command of a batch fails, the batch is rolled back and its writes are retried alone (the marks together,
-//! as one), so one bad write fails only its own caller.
+//! When a command of a batch fails, the batch is rolled back and its writes are retried one by one, so one bad
+//! write fails only its own caller.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
 use super::StoreError;
 use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
+use super::inbound_batch::InboundRow;
 use super::outbox::insert_reply_sql;
 use super::sqlite_script::{ScriptConnection, TransactionPart};
 
@@ -27,16 +27,6 @@ use super::sqlite_script::{ScriptConnection, TransactionPart};
 const MAX_BATCH: usize = 64;
 /// How often the gatherer yields while waiting for a batch as large as its previous one.
 const MAX_YIELDS: usize = 8;
-
-/// A new inbound message for a conversation that may already exist (see `inbound`).
-pub(crate) struct InboundWrite {
-    pub(crate) channel: String,
-    pub(crate) external_conversation_id: String,
-    pub(crate) platform_message_id: String,
-    pub(crate) sender: Option<String>,
-    pub(crate) body: Vec<u8>,
-    pub(crate) now_ms: i64,
-}
 
 /// A reply with its outbox entry and the answered message's new status (see `outbox`).
 pub(crate) struct ReplyWrite {
@@ -60,7 +50,8 @@ pub(crate) struct DeliveryMark {
 
 /// One write of a turn.
 pub(crate) enum TurnWrite {
-    Inbound(InboundWrite),
+    /// A new message for a conversation that may already exist (see `inbound`).
+    Inbound(InboundRow),
     Reply(ReplyWrite),
     Mark(DeliveryMark),
 }
@@ -75,9 +66,9 @@ pub(crate) enum TurnWritten {
     Mark(bool),
 }
 
-/// A write's outcome as the gatherer sends it. A driver error is shared only by delivery marks written in one
-/// command; the caller sorts it (disk full, read-only, transient) under its own operation's name.
-type Outcome = Result<TurnWritten, Arc<sqlx::Error>>;
+/// A write's outcome as the gatherer sends it: a driver error is the write's own (a failed batch is rewritten write
+/// by write), and the caller sorts it (disk full, read-only, transient) under its own operation's name.
+type Outcome = Result<TurnWritten, sqlx::Error>;
 
 type PendingWrite = Pending<TurnWrite, Outcome>;
 
@@ -97,12 +88,7 @@ impl TurnWriteBatcher {
     /// Writes `write` in the next batch and returns what its statements returned once that batch committed.
     /// `op` names the caller's operation in its errors.
     pub(crate) async fn write(&self, write: TurnWrite, op: &'static str) -> Result<TurnWritten, StoreError> {
-        submit(&self.writes, write, op).await?.map_err(|error| match Arc::try_unwrap(error) {
-            Ok(error) => StoreError::query(op)(error),
-            Err(shared) => {
-                StoreError::QueryShared { op, retryable: super::error::is_transient(&shared), source: shared }
-            }
-        })
+        submit(&self.writes, write, op).await?.map_err(StoreError::query(op))
     }
 }
 
@@ -121,7 +107,7 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
             batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
         let outcomes: Vec<Outcome> = match write_together(&writer, &writes).await {
             Ok(written) => written.into_iter().map(Ok).collect(),
-            Err(error) if writes.len() == 1 => vec![Err(Arc::new(error))],
+            Err(error) if writes.len() == 1 => vec![Err(error)],
             Err(error) => {
                 tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
                 write_each_alone(&writer, &writes).await
@@ -162,31 +148,14 @@ async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec
         .collect())
 }
 
-/// After a failed batch: each inbound message and reply in a transaction of its own, the marks in one, each caller
-/// with its own outcome.
+/// After a failed batch: each write in a transaction of its own (a failed batch is rare, so its marks go one by
+/// one too), each caller with its own outcome.
 async fn write_each_alone(writer: &SqlitePool, writes: &[TurnWrite]) -> Vec<Outcome> {
-    let marks = marks_of(writes);
-    let marked = if marks.is_empty() {
-        Ok(HashSet::new())
-    } else {
-        match ScriptConnection::acquire(writer).await {
-            Ok(mut connection) => run_marks(&mut connection, &marks, TransactionPart::Whole).await,
-            Err(error) => Err(error),
-        }
-        .map_err(Arc::new)
-    };
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
-        let outcome = match write {
-            TurnWrite::Mark(mark) => match &marked {
-                Ok(found) => Ok(TurnWritten::Mark(found.contains(&mark.outbox_id))),
-                Err(error) => Err(Arc::clone(error)),
-            },
-            _ => match ScriptConnection::acquire(writer).await {
-                Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
-                Err(error) => Err(error),
-            }
-            .map_err(Arc::new),
+        let outcome = match ScriptConnection::acquire(writer).await {
+            Ok(mut connection) => run_part(&mut connection, write, TransactionPart::Whole).await,
+            Err(error) => Err(error),
         };
         outcomes.push(outcome);
     }
@@ -343,7 +312,7 @@ mod tests {
     use crate::store::{DatabaseConfig, InboundMessage, InboundOutcome, Store};
 
     fn inbound(platform_message_id: &str) -> TurnWrite {
-        TurnWrite::Inbound(InboundWrite {
+        TurnWrite::Inbound(InboundRow {
             channel: "api".into(),
             external_conversation_id: "batch".into(),
             platform_message_id: platform_message_id.into(),

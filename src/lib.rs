@@ -1,6 +1,7 @@
 //! Chitin: a self-hosted personal AI assistant. The services, and the binary's wiring.
 
 pub mod agent;
+pub mod allocator;
 pub mod channel_ports;
 pub mod cli;
 pub mod config;

@@ -238,3 +238,30 @@ fn a_second_run_on_the_same_database_is_refused() {
     let output = again.wait_exit(Duration::from_secs(15)).expect("exits");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
 }
+
+/// mimalloc's settings are applied before it starts (its own report, `MIMALLOC_VERBOSE=1`, lists them), and an
+/// operator's `MIMALLOC_*` value for one of them wins.
+#[test]
+fn the_allocator_starts_with_chitins_settings_unless_the_environment_sets_them() {
+    let sandbox = Sandbox::new();
+    let option = |output: &std::process::Output, name: &str| {
+        let report = text(&output.stderr);
+        report
+            .lines()
+            .find_map(|line| line.split_once(&format!("option '{name}': ")).map(|(_, value)| value.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} in mimalloc's report:\n{report}"))
+    };
+    let defaults = sandbox.command(&["--version"]).env("MIMALLOC_VERBOSE", "1").output().expect("run chitin");
+    assert!(defaults.status.success());
+    assert_eq!(option(&defaults, "arena_eager_commit"), "0");
+    assert_eq!(option(&defaults, "purge_delay"), "0");
+
+    let chosen = sandbox
+        .command(&["--version"])
+        .env("MIMALLOC_VERBOSE", "1")
+        .env("MIMALLOC_PURGE_DELAY", "250")
+        .output()
+        .expect("run chitin");
+    assert_eq!(option(&chosen, "purge_delay"), "250", "the operator's value wins");
+    assert_eq!(option(&chosen, "arena_eager_commit"), "0");
+}

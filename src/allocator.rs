@@ -15,7 +15,7 @@ const ARENA_EAGER_COMMIT: mi_option_t = 4;
 /// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h`: milliseconds before freed pages go back to the system.
 const PURGE_DELAY: mi_option_t = 15;
 
-/// Chitin's settings: (option, the environment variable that overrides it, value).
+/// Chitin's settings: (option, the start of the environment entry that overrides it, value).
 const SETTINGS: [(mi_option_t, &[u8], std::ffi::c_long); 2] =
     [(ARENA_EAGER_COMMIT, b"MIMALLOC_ARENA_EAGER_COMMIT=", 0), (PURGE_DELAY, b"MIMALLOC_PURGE_DELAY=", 0)];
 

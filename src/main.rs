@@ -1,9 +1,8 @@
 //! The `chitin` binary.
 
 /// mimalloc instead of glibc's malloc: a turn makes many small, short-lived allocations, which mimalloc's
-/// per-thread free lists serve more cheaply (about 13 % less CPU per turn in the agent benchmark), and glibc kept
-/// freed memory in an arena for each thread that ever allocated (Chitin runs one per SQLite connection). Its
-/// settings are in [`chitin::allocator`].
+/// per-thread free lists serve more cheaply (about 13 % less CPU per turn in the agent benchmark). It serves Rust's
+/// allocations only: SQLite and the other C libraries keep glibc's malloc. Its settings are in [`chitin::allocator`].
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -72,6 +72,9 @@ pub(crate) struct MessageRow {
     output_tokens: Option<i64>,
 }
 
+/// The messages a restarted node must still answer, oldest first, read through `messages_received_idx`.
+pub(crate) const UNPROCESSED_FILTER: &str = "FROM messages WHERE status = 'received' ORDER BY id LIMIT $1";
+
 /// The columns [`MessageRow`] reads, in order.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, conversation_id, channel, external_conversation_id, \
      platform_message_id, direction, role, status, sender, body, in_reply_to, created_at_ms, input_tokens, output_tokens";
@@ -316,7 +319,7 @@ impl Conversations {
     /// Inbound messages stored but not yet handled: what a restarted node must still answer.
     pub async fn unprocessed(&self, limit: i64) -> Result<Vec<StoredMessage>, StoreError> {
         let op = "list unprocessed messages";
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE status = 'received' ORDER BY id LIMIT $1");
+        let sql = format!("SELECT {MESSAGE_COLUMNS} {UNPROCESSED_FILTER}");
         let rows: Vec<MessageRow> = on_db_read!(&self.shared.db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(limit)
         .fetch_all(pool)

@@ -10,7 +10,7 @@ async fn run(connection: &mut sqlx::PgConnection, sql: String) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection).await.unwrap();
 }
 
-/// For each `(sql, argument types, argument values)`, the text of `EXPLAIN EXECUTE` of the statement
+/// For each `(sql, argument types, argument values)` (both empty for a statement without parameters), the text of `EXPLAIN EXECUTE` of the statement
 /// prepared with `plan_cache_mode = force_generic_plan` on a freshly migrated, empty schema; `None`
 /// (after a skip line) when `DATABASE_URL` is unset.
 pub(crate) async fn generic_plans(label: &str, statements: &[(&str, &str, &str)]) -> Option<Vec<String>> {
@@ -26,9 +26,15 @@ pub(crate) async fn generic_plans(label: &str, statements: &[(&str, &str, &str)]
     run(&mut connection, "SET plan_cache_mode = force_generic_plan".to_owned()).await;
     let mut plans = Vec::with_capacity(statements.len());
     for (index, (sql, arguments, values)) in statements.iter().enumerate() {
-        run(&mut connection, format!("PREPARE statement_{index}({arguments}) AS {sql}")).await;
+        // A statement without parameters is prepared and executed without the parentheses.
+        let (arguments, values) = if arguments.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (format!("({arguments})"), format!("({values})"))
+        };
+        run(&mut connection, format!("PREPARE statement_{index}{arguments} AS {sql}")).await;
         let plan: Vec<String> =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE statement_{index}({values})")))
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN EXECUTE statement_{index}{values}")))
                 .fetch_all(&mut connection)
                 .await
                 .unwrap();

@@ -10,9 +10,9 @@ async fn run(connection: &mut sqlx::PgConnection, sql: String) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(connection).await.unwrap();
 }
 
-/// For each `(sql, argument types, argument values)` (both empty for a statement without parameters), the text of `EXPLAIN EXECUTE` of the statement
-/// prepared with `plan_cache_mode = force_generic_plan` on a freshly migrated, empty schema; `None`
-/// (after a skip line) when `DATABASE_URL` is unset.
+/// For each `(sql, argument types, argument values)` (both empty for a statement without parameters), the
+/// text of `EXPLAIN EXECUTE` of the statement prepared with `plan_cache_mode = force_generic_plan` on a
+/// freshly migrated, empty schema; `None` (after a skip line) when `DATABASE_URL` is unset.
 pub(crate) async fn generic_plans(label: &str, statements: &[(&str, &str, &str)]) -> Option<Vec<String>> {
     let Some(base_url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
         eprintln!("SKIP: DATABASE_URL is unset");

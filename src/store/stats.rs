@@ -50,7 +50,7 @@ mod tests {
 
     /// The statements that look for unanswered messages run every repair sweep and every scrape, for as long as
     /// Chitin runs; each must find those rows through `messages_received_idx`, never by reading every message.
-    /// Returns `(statement, number of `$N` parameters)`.
+    /// Each comes with the number of its `$N` parameters.
     fn backlog_statements() -> [(String, usize); 2] {
         [(UNANSWERED_COUNT.to_string(), 0), (format!("SELECT {MESSAGE_COLUMNS} {UNPROCESSED_FILTER}"), 1)]
     }

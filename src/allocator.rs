@@ -3,9 +3,9 @@
 //! Chitin is meant to run for months beside everything else on its owner's machine, so what it does not use should
 //! not stay resident. mimalloc's defaults favour speed over that: its first arena is committed whole up front, and
 //! freed pages go back only after a second. In the agent benchmark that was 107 MiB resident right after start and
-//! 164–175 MiB at 256 conversations; with both turned off, 67 and 122 MiB (where glibc's malloc was), at no cost
-//! measured in CPU per turn (figures in README.md, Benchmarks). An operator's own `MIMALLOC_*` setting of either
-//! option wins.
+//! 164–175 MiB at 256 conversations; with both turned off, what glibc's malloc used in the same runs (67 and
+//! 122 MiB then), at no cost measured in CPU per turn (current figures in README.md, Benchmarks). An operator's own
+//! `MIMALLOC_*` setting of either option wins.
 
 use libmimalloc_sys::mi_option_t;
 

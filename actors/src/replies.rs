@@ -12,7 +12,7 @@ use tokio::sync::{Notify, broadcast};
 /// How many events a slow subscriber may fall behind before it misses some (it then reads the store). Every slot is
 /// allocated when a conversation gains its first listener, so this is paid per conversation someone waits on: at
 /// 256 slots each open API request held about 24 KB, 6 MB with 256 requests waiting. A follower forwards each event
-/// as it comes and owes nothing when it lags (the rest of the reply comes with the final event), so 64 is plenty.
+/// as it comes, and one that lags loses no text (the rest of the reply comes with the final event), so 64 is plenty.
 const EVENT_BUFFER: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]

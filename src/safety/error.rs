@@ -33,7 +33,7 @@ pub enum SafetyError {
     PatternCompile {
         kind: &'static str,
         #[source]
-        source: Box<regex::Error>,
+        source: Box<regex_automata::meta::BuildError>,
     },
     #[error("could not build the {what} literal matcher")]
     LiteralMatcher {
@@ -45,7 +45,7 @@ pub enum SafetyError {
     SignalCompile {
         name: &'static str,
         #[source]
-        source: Box<regex::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the built-in leak patterns failed to build: {message}")]
     DefaultPatterns { message: String },

@@ -1,5 +1,6 @@
 //! Safety layer: credential leak detection, prompt-injection scoring, and the envelope around tool output.
 
+mod compiled_patterns;
 mod config;
 mod envelope;
 mod error;

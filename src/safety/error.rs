@@ -33,7 +33,7 @@ pub enum SafetyError {
     PatternCompile {
         kind: &'static str,
         #[source]
-        source: Box<regex_automata::meta::BuildError>,
+        source: Box<regex::Error>,
     },
     #[error("could not build the {what} literal matcher")]
     LiteralMatcher {

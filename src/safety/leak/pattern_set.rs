@@ -1,15 +1,15 @@
 //! Compiles the credential table into one literal prefilter plus anchored regexes, and finds matches with it.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_automata::Input;
-use regex_automata::meta::Regex;
-use regex_automata::util::captures::Captures;
+use regex::{Regex, RegexBuilder};
 
 use super::LeakFinding;
 use super::patterns::{PATTERNS, PatternSpec, Start};
 use super::plausibility::is_plausible;
-use crate::safety::compiled_patterns::credential_regex;
 use crate::safety::error::SafetyError;
+
+/// Compiled regex size cap; the built-in patterns need a fraction of it.
+const REGEX_SIZE_LIMIT: usize = 4 << 20;
 
 struct CompiledPattern {
     spec: &'static PatternSpec,
@@ -38,9 +38,11 @@ impl PatternSet {
         let mut literal_patterns: Vec<Vec<usize>> = Vec::new();
         let mut patterns = Vec::new();
         for spec in PATTERNS.iter().filter(|spec| !disabled_kinds.iter().any(|kind| kind == spec.kind)) {
-            let regex = credential_regex(&format!("^(?:{})", spec.regex))
+            let regex = RegexBuilder::new(&format!("^(?:{})", spec.regex))
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
                 .map_err(|source| SafetyError::PatternCompile { kind: spec.kind, source: Box::new(source) })?;
-            let secret_group = regex.group_info().to_index(regex_automata::PatternID::ZERO, "secret");
+            let secret_group = regex.capture_names().position(|name| name == Some("secret"));
             let index = patterns.len();
             patterns.push(CompiledPattern { spec, regex, secret_group });
             for literal in spec.literals {
@@ -92,25 +94,24 @@ impl CompiledPattern {
         let haystack = text.get(start..)?;
         let (whole, secret) = match self.secret_group {
             Some(group) => {
-                let mut captures: Captures = self.regex.create_captures();
-                self.regex.search_captures(&Input::new(haystack), &mut captures);
-                (captures.get_match()?.span(), captures.get_group(group)?)
+                let captures = self.regex.captures(haystack)?;
+                (captures.get(0)?, captures.get(group)?)
             }
             None => {
-                let whole = self.regex.find(haystack)?.span();
+                let whole = self.regex.find(haystack)?;
                 (whole, whole)
             }
         };
-        let end = start + whole.end;
+        let end = start + whole.end();
         if self.spec.boundary_after && text.as_bytes().get(end).is_some_and(|&byte| is_token_byte(byte)) {
             return None;
         }
-        if !is_plausible(haystack.get(secret.range())?, self.spec.check) {
+        if !is_plausible(secret.as_str(), self.spec.check) {
             return None;
         }
         // Patterns with a `secret` group report just the secret, except URLs, whose whole authority is the leak.
         let (report_start, report_end) =
-            if self.reports_whole_match() { (start, end) } else { (start + secret.start, start + secret.end) };
+            if self.reports_whole_match() { (start, end) } else { (start + secret.start(), start + secret.end()) };
         Some(LeakFinding::pattern(self.spec.kind, report_start, report_end, self.spec.specificity))
     }
 

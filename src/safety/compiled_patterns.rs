@@ -20,7 +20,7 @@ const SIGNAL_SET_NFA_LIMIT: usize = 64 << 20;
 
 /// All signals as one set that reports which of them match anywhere in a text, as `regex::RegexSet` does (same
 /// syntax, every pattern's matches), with every engine except the lazy and full DFAs.
-pub(crate) fn signal_set(patterns: &[String]) -> Result<meta::Regex, meta::BuildError> {
+pub(crate) fn signal_set(patterns: &[String]) -> Result<meta::Regex, Box<meta::BuildError>> {
     meta::Builder::new()
         .configure(
             meta::Config::new()
@@ -33,4 +33,5 @@ pub(crate) fn signal_set(patterns: &[String]) -> Result<meta::Regex, meta::Build
         )
         .syntax(syntax::Config::new())
         .build_many(patterns)
+        .map_err(Box::new)
 }

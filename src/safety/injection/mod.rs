@@ -130,7 +130,7 @@ impl InjectionDetector {
                 .zip(&patterns)
                 .find(|(_, pattern)| signal_set(std::slice::from_ref(pattern)).is_err())
                 .map_or("unknown", |(signal, _)| signal.name);
-            SafetyError::SignalCompile { name, source: Box::new(source) }
+            SafetyError::SignalCompile { name, source }
         })?;
         let base64_runs = Regex::new(BASE64_RUN)
             .map_err(|source| SafetyError::SignalCompile { name: "base64_run", source: Box::new(source) })?;

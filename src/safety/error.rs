@@ -33,7 +33,7 @@ pub enum SafetyError {
     PatternCompile {
         kind: &'static str,
         #[source]
-        source: Box<regex::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("could not build the {what} literal matcher")]
     LiteralMatcher {

@@ -12,7 +12,8 @@ pub struct DatabaseConfig {
     /// file `chitin.db` in the data directory, created on first run, so a new user needs no server.
     pub url: Option<SecretValue>,
     /// Pool size. PostgreSQL writes in parallel; SQLite serialises writers, so extra connections
-    /// there only help concurrent readers.
+    /// there only help concurrent readers, and its reader pool also stops at twice the CPU count
+    /// (at least four), past which readers only wait for a core.
     pub max_connections: u32,
     /// Connections kept open when idle, so the first request after a quiet hour is not slower.
     pub min_connections: u32,

@@ -1,5 +1,5 @@
-//! How the safety layer compiles its injection signal set: without the lazy DFA, which for this set costs memory
-//! and gains no speed.
+//! How the safety layer compiles its injection signals: one regex each, without the lazy DFA, which for these
+//! costs memory and gains little speed.
 //!
 //! `regex::RegexSet` also builds a reverse NFA, which its lazy DFA needs. For the signal set (about a hundred
 //! phrase patterns with bounded gaps) that reverse NFA was 4.8 of the set's 7.2 MB (measured on `regex` 1.13),
@@ -10,28 +10,35 @@
 //! The credential regexes keep a lazy DFA, forward only (`leak::pattern_set`): on hostile input (hundreds of
 //! thousands of prefilter hits) it makes them 5 to 15 times faster.
 
-use regex_automata::MatchKind;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
 
-/// Compile budget for the whole signal set.
-const SIGNAL_SET_NFA_LIMIT: usize = 64 << 20;
+/// Compile budget for one signal.
+const SIGNAL_NFA_LIMIT: usize = 16 << 20;
 
-/// All signals as one set that reports which of them match anywhere in a text, as `regex::RegexSet` does (same
-/// syntax, every pattern's matches), with every engine except the lazy and full DFAs.
-pub(crate) fn signal_set(patterns: &[String]) -> Result<meta::Regex, Box<meta::BuildError>> {
-    meta::Builder::new()
-        .configure(
-            meta::Config::new()
-                .hybrid(false)
-                .dfa(false)
-                .utf8_empty(true)
-                .match_kind(MatchKind::All)
-                .which_captures(WhichCaptures::None)
-                .nfa_size_limit(Some(SIGNAL_SET_NFA_LIMIT)),
-        )
-        .syntax(syntax::Config::new())
-        .build_many(patterns)
-        .map_err(Box::new)
+/// Each signal as its own regex (same syntax as `regex`), with every engine except the lazy and full DFAs.
+///
+/// One regex per signal rather than one set of all of them: asked only whether it matches, each regex skips to the
+/// places its own literals occur (its prefilter), which a set of a hundred patterns cannot. On 64 KiB of mixed
+/// text that was 50 ms for all signals against 530–830 ms for the set, for 4.1 MB held instead of about 2.4 MB.
+/// Which signals match is the same either way. An error names the index of the signal that failed.
+pub(crate) fn signal_regexes(patterns: &[String]) -> Result<Vec<meta::Regex>, (usize, Box<meta::BuildError>)> {
+    let config = meta::Config::new()
+        .hybrid(false)
+        .dfa(false)
+        .utf8_empty(true)
+        .which_captures(WhichCaptures::None)
+        .nfa_size_limit(Some(SIGNAL_NFA_LIMIT));
+    patterns
+        .iter()
+        .enumerate()
+        .map(|(index, pattern)| {
+            meta::Builder::new()
+                .configure(config.clone())
+                .syntax(syntax::Config::new())
+                .build(pattern)
+                .map_err(|error| (index, Box::new(error)))
+        })
+        .collect()
 }

@@ -2,11 +2,10 @@
 //!
 //! Each pattern is compiled once into a forward NFA, run by three engines: a forward lazy DFA finds where a match
 //! that starts at a prefilter hit ends, and the bounded backtracker (or, for long matches, the PikeVM) reads the
-//! `secret` group inside that match only. `regex::Regex`
-//! would also build a reverse NFA (for its lazy DFA to find where unanchored matches start) and a one-pass DFA;
-//! every search here is anchored, so neither is used, and together they were 4.1 of the 6.3 MB the table took
-//! (measured on `regex-automata` 0.4.19). Keeping the lazy DFA matters: on hostile input with hundreds of thousands
-//! of prefilter hits the PikeVM alone is 5 to 15 times slower.
+//! `secret` group inside that match only. `regex::Regex` would also build a reverse NFA (for its lazy DFA to find
+//! where unanchored matches start) and a one-pass DFA; every search here is anchored, so neither is needed, and
+//! together they were 4.1 of the 6.3 MB the table took (measured on `regex-automata` 0.4.19). Keeping the lazy DFA
+//! matters: on hostile input with hundreds of thousands of prefilter hits the PikeVM alone is 5 to 15 times slower.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_automata::hybrid::dfa::{Cache as LazyDfaCache, DFA as LazyDfa};
@@ -166,7 +165,7 @@ impl CompiledPattern {
             }
         };
         let secret = match self.secret_group {
-            // Within the match just found, the same match is the only one the PikeVM can pick.
+            // Within the match just found, that same match is the only one either engine can pick.
             Some(group) => {
                 let within = anchored.clone().range(start..end);
                 let searched = end - start <= self.backtracker.max_haystack_len()

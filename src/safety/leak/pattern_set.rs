@@ -99,7 +99,8 @@ impl PatternSet {
     /// Appends every plausible credential in `text` to `findings`, at most `max_findings` in total.
     pub(crate) fn find_into(&self, text: &str, findings: &mut Vec<LeakFinding>, max_findings: usize) {
         let bytes = text.as_bytes();
-        let mut caches = self.caches.get();
+        // Taken at the first prefilter hit: most texts have none, and then no search state is needed.
+        let mut caches = None;
         // End of the last accepted match per pattern: hits inside it are the same credential again.
         let mut covered_until = vec![0usize; self.patterns.len()];
         for hit in self.prefilter.find_overlapping_iter(text) {
@@ -115,6 +116,7 @@ impl PatternSet {
                 if pattern.spec.boundary_before && start > 0 && is_word_byte(bytes[start - 1]) {
                     continue;
                 }
+                let caches = caches.get_or_insert_with(|| self.caches.get());
                 let cache = caches[index].get_or_insert_with(|| pattern.new_cache());
                 if let Some(finding) = pattern.match_at(text, start, cache) {
                     covered_until[index] = finding.end;
@@ -158,7 +160,8 @@ impl CompiledPattern {
         let anchored = Input::new(text).range(start..).anchored(Anchored::Yes);
         let end = match self.lazy_dfa.try_search_fwd(&mut cache.lazy_dfa, &anchored) {
             Ok(found) => found?.offset(),
-            // The lazy DFA gives up only when its cache thrashes; the PikeVM still answers, more slowly.
+            // Built with the defaults, the lazy DFA neither quits on any byte nor gives up on a thrashing cache, so
+            // this does not happen today; if a setting ever makes it, the PikeVM still answers, more slowly.
             Err(_) => {
                 self.pikevm.search(&mut cache.pikevm, &anchored, &mut cache.captures);
                 cache.captures.get_match()?.end()

@@ -265,3 +265,31 @@ fn the_allocator_starts_with_chitins_settings_unless_the_environment_sets_them()
     assert_eq!(option(&chosen, "purge_delay"), "250", "the operator's value wins");
     assert_eq!(option(&chosen, "arena_eager_commit"), "0");
 }
+
+/// The binary's relative relocations are packed (`build.rs`): the loader's table is a few KB instead of the 3 MB
+/// that stayed resident for the life of the process, and the binary still starts.
+#[test]
+fn the_binary_packs_its_relative_relocations_and_still_starts() {
+    use object::elf::{DT_RELA, DT_RELASZ, DT_RELR, FileHeader64, PT_DYNAMIC};
+    use object::read::elf::{Dyn, FileHeader, ProgramHeader};
+
+    let data = std::fs::read(env!("CARGO_BIN_EXE_chitin")).expect("read the chitin binary");
+    let header = FileHeader64::<object::Endianness>::parse(&*data).expect("an ELF64 file");
+    let endian = header.endian().expect("endianness");
+    let dynamic = header
+        .program_headers(endian, &*data)
+        .expect("program headers")
+        .iter()
+        .find(|segment| segment.p_type(endian) == PT_DYNAMIC)
+        .and_then(|segment| segment.dynamic(endian, &*data).transpose())
+        .expect("a dynamic segment")
+        .expect("readable dynamic entries");
+    let value = |tag: i64| dynamic.iter().find(|entry| entry.d_tag(endian) == tag).map(|entry| entry.d_val(endian));
+    assert!(value(DT_RELR).is_some(), "no DT_RELR: build.rs did not pack the relative relocations");
+    if value(DT_RELA).is_some() {
+        let rela_bytes = value(DT_RELASZ).expect("DT_RELASZ beside DT_RELA");
+        assert!(rela_bytes < 64 * 1024, "{rela_bytes} bytes of RELA relocations remain");
+    }
+    let output = Sandbox::new().run(&["--version"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}

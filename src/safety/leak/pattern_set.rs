@@ -26,8 +26,8 @@ use crate::safety::error::SafetyError;
 const NFA_SIZE_LIMIT: usize = 4 << 20;
 
 /// Most bytes of the bounded backtracker's visited set (one bit per NFA state and haystack byte) per scanner
-/// thread and pattern; it grows only as far as the matches read need. 1 MiB covers a match of about 800 bytes
-/// for the largest pattern (URLs with a password); longer ones go to the PikeVM.
+/// thread and pattern; it grows only as far as the matches read need. 1 MiB covers a match of about 2,000 bytes
+/// for the largest pattern with a `secret` group (`bearer_token`); longer ones go to the PikeVM.
 const BACKTRACKER_VISITED_BYTES: usize = 1 << 20;
 
 struct CompiledPattern {
@@ -249,6 +249,30 @@ mod tests {
         // A URL reports its whole authority, not just the password group.
         let text = "DATABASE_URL=postgres://app:Xk29vLqPz7@db.internal:5432/app";
         assert_eq!(findings(text), [("database_url_with_password", "postgres://app:Xk29vLqPz7@db.internal:5432")]);
+    }
+
+    /// Each pattern's NFA is held once and shared by its three engines, but a counted repetition compiles to one
+    /// copy of its class per count: the two URL patterns (`[^\s…]{1,256}`, a Unicode class) were about 0.4 MB each
+    /// that way and `jwt` 0.6 MB. The largest left is `bearer_token` (`{20,2000}` of an ASCII class, 0.2 MB),
+    /// whose limit a test above relies on; this names any pattern that grows past it.
+    #[test]
+    fn no_credential_pattern_compiles_to_a_large_nfa() {
+        let set = PatternSet::compile(&[]).expect("built-in patterns compile");
+        let mut sizes: Vec<_> =
+            set.patterns.iter().map(|pattern| (pattern.pikevm.get_nfa().memory_usage(), pattern.spec.kind)).collect();
+        sizes.sort_unstable();
+        let total: usize = sizes.iter().map(|(bytes, _)| bytes).sum();
+        println!("credential NFAs: {total} bytes in all; largest {:?}", sizes.iter().rev().take(3).collect::<Vec<_>>());
+        for (bytes, kind) in sizes {
+            assert!(bytes <= 256 * 1024, "{kind} compiles to {bytes} bytes of NFA");
+        }
+    }
+
+    /// `jwt` had upper bounds (a 4,000-character payload at most), so a token carrying more claims went unreported.
+    #[test]
+    fn a_jwt_with_a_large_payload_is_reported_whole() {
+        let jwt = format!("eyJ{}.eyJ{}.{}", token_body(40), token_body(6_000), token_body(86));
+        assert_eq!(findings(&format!("token={jwt} ")), [("jwt", jwt.as_str())]);
     }
 
     #[test]

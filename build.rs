@@ -3,7 +3,7 @@
 //! The binary is position-independent, so at start the loader patches about 130,000 pointers (vtables, string
 //! tables) at their load address. Written the classic way (`RELA`), that table is 24 bytes per pointer, 3 MB that the
 //! loader reads once and that then stays resident for the life of the process. Packed (`RELR`, `-z
-//! pack-relative-relocs`) it is about 40 KB: the same patching, the same address randomisation. glibc reads the
+//! pack-relative-relocs`) it is 42 KB: the same patching, the same address randomisation. glibc reads the
 //! packed form from 2.36 on (Debian 12), and a binary linked this way does not start on an older glibc, so the flag
 //! is used only when this machine's glibc can run it.
 

@@ -254,7 +254,7 @@ mod tests {
     /// Each pattern's NFA is held once and shared by its three engines, but a counted repetition compiles to one
     /// copy of its class per count: the two URL patterns (`[^\s…]{1,256}`, a Unicode class) were about 0.4 MB each
     /// that way and `jwt` 0.6 MB. The largest left is `bearer_token` (`{20,2000}` of an ASCII class, 0.2 MB),
-    /// whose limit a test above relies on; this names any pattern that grows past it.
+    /// whose limit the next test relies on; this names any pattern that grows past it.
     #[test]
     fn no_credential_pattern_compiles_to_a_large_nfa() {
         let set = PatternSet::compile(&[]).expect("built-in patterns compile");

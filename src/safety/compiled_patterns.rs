@@ -13,7 +13,7 @@ use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
 
 /// Compile budget for one signal.
-const SIGNAL_NFA_LIMIT: usize = 16 << 20;
+pub(crate) const SIGNAL_NFA_LIMIT: usize = 16 << 20;
 
 /// Each signal as its own regex (same syntax as `regex`), with every engine except the lazy and full DFAs.
 ///

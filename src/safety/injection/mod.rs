@@ -120,9 +120,15 @@ struct CompiledSignals {
     base64_runs: Regex,
 }
 
+/// Every signal's pattern as compiled, index for index with `SIGNALS`: `\b` is the ASCII word boundary, as it was
+/// when the signals were written.
+fn signal_patterns() -> Vec<String> {
+    SIGNALS.iter().map(|signal| signal.pattern.replace(r"\b", r"(?-u:\b)")).collect()
+}
+
 impl InjectionDetector {
     pub fn new(config: &InjectionConfig) -> Result<Self, SafetyError> {
-        let patterns: Vec<String> = SIGNALS.iter().map(|signal| signal.pattern.replace(r"\b", r"(?-u:\b)")).collect();
+        let patterns = signal_patterns();
         let signals = signal_regexes(&patterns).map_err(|(index, source)| SafetyError::SignalCompile {
             name: SIGNALS.get(index).map_or("unknown", |signal| signal.name),
             source,
@@ -213,17 +219,19 @@ mod tests {
     use regex_automata::nfa::thompson::WhichCaptures;
 
     use super::*;
+    use crate::safety::compiled_patterns::SIGNAL_NFA_LIMIT;
 
     /// The signals are held without the DFAs' reverse NFAs (see `compiled_patterns`): the same signals compiled
     /// with the engine's defaults take more than twice the memory.
     #[test]
     fn the_signals_hold_no_reverse_nfa() {
         let detector = InjectionDetector::new(&InjectionConfig::default()).expect("built-in signals compile");
-        let patterns: Vec<String> = SIGNALS.iter().map(|signal| signal.pattern.replace(r"\b", r"(?-u:\b)")).collect();
+        let patterns = signal_patterns();
         let with_dfas: usize = patterns
             .iter()
             .map(|pattern| {
-                let config = meta::Config::new().which_captures(WhichCaptures::None).nfa_size_limit(Some(16 << 20));
+                let config =
+                    meta::Config::new().which_captures(WhichCaptures::None).nfa_size_limit(Some(SIGNAL_NFA_LIMIT));
                 meta::Builder::new().configure(config).build(pattern).expect("default engines compile").memory_usage()
             })
             .sum();

@@ -19,6 +19,6 @@ pub use admission::{AdmissionGate, OverloadPolicy, Ticket};
 pub use error::BusError;
 pub use health::{ActorState, HealthNode, HealthProbe, SelfReport};
 pub use message::{ChannelKind, ConversationId, Inbound};
-pub use replies::{ReplyEvent, ReplyHub, ReplySubscription, ReplyUsage};
+pub use replies::{FinalReply, ReplyEvent, ReplyHub, ReplySubscription, ReplyUsage};
 pub use slot::ChildSlot;
 pub use tree::{ActorTree, TreeServices, TreeSettings};

@@ -11,16 +11,36 @@ use tokio::sync::{Notify, broadcast};
 
 /// How many events a slow subscriber may fall behind before it misses some (it then reads the store). Every slot is
 /// allocated when a conversation gains its first listener, so this is paid per conversation someone waits on: at
-/// 256 slots each open API request held about 24 KB, 6 MB with 256 requests waiting. A follower forwards each event
-/// as it comes, and one that lags loses no text (the rest of the reply comes with the final event), so 64 is plenty.
+/// 256 slots of the old 80-byte event each open API request held about 24 KB; 64 slots of 32 bytes are about 4 KB.
+/// A follower forwards each event as it comes, and one that lags loses no text (the rest of the reply comes with the
+/// final event), so 64 is plenty.
 const EVENT_BUFFER: usize = 64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReplyEvent {
     /// A piece of the answer to inbound message `in_reply_to`, as the model streams it.
     Delta { in_reply_to: i64, text: String },
-    /// The whole answer, stored (and queued in the outbox) as message `reply_id`.
-    Final { in_reply_to: i64, reply_id: i64, outbox_id: i64, text: String, usage: Option<ReplyUsage> },
+    /// The whole answer, stored (and queued in the outbox). Boxed: it is the larger variant, and every slot of a
+    /// conversation's buffer is sized for the larger one (an event is then 32 bytes instead of 80).
+    Final(Box<FinalReply>),
+}
+
+impl ReplyEvent {
+    /// The event for a filed reply.
+    pub fn final_reply(reply: FinalReply) -> Self {
+        ReplyEvent::Final(Box::new(reply))
+    }
+}
+
+/// A reply as filed: stored as message `reply_id` and queued in the outbox as `outbox_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalReply {
+    /// The inbound message answered (0: none, e.g. a job's report).
+    pub in_reply_to: i64,
+    pub reply_id: i64,
+    pub outbox_id: i64,
+    pub text: String,
+    pub usage: Option<ReplyUsage>,
 }
 
 /// Tokens the model was billed for the turn behind a reply (all its steps), as stored with the reply.
@@ -56,7 +76,7 @@ impl ReplyHub {
     }
 
     pub fn publish(&self, conversation: &ConversationId, event: ReplyEvent) {
-        if matches!(event, ReplyEvent::Final { .. }) {
+        if matches!(event, ReplyEvent::Final(_)) {
             self.filed_signal(conversation.channel_name()).notify_one();
         }
         // Nobody listening is normal (the channel delivers from the outbox): then there is no channel to send to.
@@ -109,7 +129,13 @@ mod tests {
     use crate::message::ChannelKind;
 
     fn final_reply(in_reply_to: i64) -> ReplyEvent {
-        ReplyEvent::Final { in_reply_to, reply_id: 0, outbox_id: 0, text: "ok".into(), usage: None }
+        ReplyEvent::final_reply(FinalReply { in_reply_to, reply_id: 0, outbox_id: 0, text: "ok".into(), usage: None })
+    }
+
+    #[test]
+    fn an_event_is_no_larger_than_a_delta() {
+        // Each conversation someone waits on holds `EVENT_BUFFER` slots sized for the largest event.
+        assert!(std::mem::size_of::<ReplyEvent>() <= 32, "{} bytes", std::mem::size_of::<ReplyEvent>());
     }
 
     #[tokio::test]

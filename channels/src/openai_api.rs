@@ -13,7 +13,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chitin_actors::{ChannelKind, ReplyEvent, ReplySubscription, ReplyUsage};
+use chitin_actors::{ChannelKind, FinalReply, ReplyEvent, ReplySubscription, ReplyUsage};
 use futures::stream::Stream;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
@@ -174,6 +174,9 @@ async fn chat_completions(
         Ok(input) => input,
         Err(problem) => return api_error_for(StatusCode::BAD_REQUEST, problem.param, problem.message),
     };
+    // The header values and the body are slices of the connection's read buffer. Kept to the end of the turn, they
+    // would hold it while hyper takes a second one to watch the idle connection: 8 KiB more per waiting request.
+    drop((headers, body));
     let conversation = chitin_actors::ConversationId::new(ChannelKind::Api, &input.conversation);
     // Subscribe before submitting, so no event of this turn can be missed.
     let events = state.intake.replies().subscribe(&conversation);
@@ -217,15 +220,18 @@ async fn chat_completions(
     }
 }
 
-/// What the follower task passes to the response.
+/// What the follower task passes to the response. `Final` is boxed so the channel's slots, allocated 32 at a time
+/// for every request, are sized for a delta (24 bytes, not 72).
 enum Piece {
     Delta(String),
-    /// The whole reply, and what of it a stream has not carried yet (`None`: deltas carried all of it).
-    Final {
-        text: String,
-        unsent: Option<String>,
-        usage: Option<ReplyUsage>,
-    },
+    Final(Box<LastPiece>),
+}
+
+/// The whole reply, and what of it a stream has not carried yet (`None`: deltas carried all of it).
+struct LastPiece {
+    text: String,
+    unsent: Option<String>,
+    usage: Option<ReplyUsage>,
 }
 
 /// What a follower has forwarded of a turn's deltas.
@@ -276,9 +282,10 @@ async fn follow_turn(intake: Arc<dyn Intake>, mut events: ReplySubscription, rec
                     stream.sent.push_str(&text);
                     if tx.send(Piece::Delta(text)).await.is_err() { return; }
                 }
-                Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, usage, .. }) if in_reply_to == record_id => {
+                Ok(ReplyEvent::Final(reply)) if reply.in_reply_to == record_id => {
+                    let FinalReply { outbox_id, text, usage, .. } = *reply;
                     let unsent = stream.unsent(&text);
-                    finish(&intake, outbox_id, &tx, Piece::Final { text, unsent, usage }).await;
+                    finish(&intake, outbox_id, &tx, LastPiece { text, unsent, usage }).await;
                     return;
                 }
                 Ok(_) => {}
@@ -291,7 +298,7 @@ async fn follow_turn(intake: Arc<dyn Intake>, mut events: ReplySubscription, rec
             _ = poll.tick() => {
                 if let Ok(Some(reply)) = intake.reply_for(record_id).await {
                     let unsent = stream.unsent(&reply.text);
-                    let piece = Piece::Final { text: reply.text, unsent, usage: reply.usage };
+                    let piece = LastPiece { text: reply.text, unsent, usage: reply.usage };
                     finish(&intake, reply.outbox_id, &tx, piece).await;
                     return;
                 }
@@ -301,8 +308,8 @@ async fn follow_turn(intake: Arc<dyn Intake>, mut events: ReplySubscription, rec
     }
 }
 
-async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, last: Piece) {
-    if tx.send(last).await.is_ok()
+async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, last: LastPiece) {
+    if tx.send(Piece::Final(Box::new(last))).await.is_ok()
         && let Err(failure) = intake.delivered(outbox_id).await
     {
         warn!(%failure, "could not mark an API reply delivered");
@@ -311,8 +318,8 @@ async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piec
 
 async fn collect(mut rx: mpsc::Receiver<Piece>) -> Option<(String, Option<ReplyUsage>)> {
     while let Some(piece) = rx.recv().await {
-        if let Piece::Final { text, usage, .. } = piece {
-            return Some((text, usage));
+        if let Piece::Final(last) = piece {
+            return Some((last.text, last.usage));
         }
     }
     None
@@ -359,7 +366,8 @@ fn sse_chunks(
                 Piece::Delta(text) => {
                     let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                 }
-                Piece::Final { unsent, usage, .. } => {
+                Piece::Final(last) => {
+                    let LastPiece { unsent, usage, .. } = *last;
                     if let Some(text) = unsent {
                         let _ = out.send(chunk(&id, created, &model, json!({"content": text}), None)).await;
                     }

@@ -105,9 +105,9 @@ async fn ask(intake: &Arc<dyn Intake>, conversation: &str, text: &str, out: &mut
                     let _ = write!(out, "{text}");
                     let _ = out.flush();
                 }
-                Ok(ReplyEvent::Final { in_reply_to, outbox_id, text, .. }) if in_reply_to == record_id => {
-                    if streamed { let _ = writeln!(out); } else { let _ = writeln!(out, "{text}"); }
-                    if let Err(failure) = intake.delivered(outbox_id).await {
+                Ok(ReplyEvent::Final(reply)) if reply.in_reply_to == record_id => {
+                    if streamed { let _ = writeln!(out); } else { let _ = writeln!(out, "{}", reply.text); }
+                    if let Err(failure) = intake.delivered(reply.outbox_id).await {
                         warn!(%failure, "could not mark a terminal reply delivered");
                     }
                     return;

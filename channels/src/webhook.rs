@@ -101,6 +101,8 @@ async fn receive(
             return error(StatusCode::BAD_REQUEST, format!("{field} must not be empty"));
         }
     }
+    // Both are slices of the connection's read buffer; released here, hyper can reuse it for the next request.
+    drop((headers, body));
     let incoming = Incoming {
         channel: ChannelKind::Webhook,
         external_conversation_id: request.conversation,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::health::probe;
-use chitin_actors::{ActorState, ChannelKind, ReplyEvent};
+use chitin_actors::{ActorState, ChannelKind, FinalReply, ReplyEvent};
 use chitin_channels::outbound::RateLimits;
 use chitin_channels::telegram::{TelegramArgs, TelegramChannel, TelegramConfig, TelegramMsg};
 use ractor::{Actor, ActorRef};
@@ -296,8 +296,13 @@ async fn a_streamed_answer_grows_in_one_draft_that_the_final_reply_replaces() {
     // Words that straggle in after the reply went out start no second draft.
     stream(" and more");
     let usage = None;
-    let done =
-        ReplyEvent::Final { in_reply_to: inbound.record_id, reply_id: 0, outbox_id: 0, text: String::new(), usage };
+    let done = ReplyEvent::final_reply(FinalReply {
+        in_reply_to: inbound.record_id,
+        reply_id: 0,
+        outbox_id: 0,
+        text: String::new(),
+        usage,
+    });
     store.hub().publish(&inbound.conversation, done);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.sent_to(5).len(), 1, "no draft after the final reply");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::ports::{BoxFuture, TurnError, TurnRunner};
-use chitin_actors::{ConversationId, Inbound, ReplyEvent, ReplyHub, ReplyUsage};
+use chitin_actors::{ConversationId, FinalReply, Inbound, ReplyEvent, ReplyHub, ReplyUsage};
 use tracing::{info, warn};
 
 use crate::llm::LlmProvider;
@@ -377,13 +377,13 @@ impl TurnRunner for Agent {
                 self.store.conversations().set_status(message.id, MessageStatus::Failed).await.map_err(fail)?;
                 self.hub.publish(
                     &conversation,
-                    ReplyEvent::Final {
+                    ReplyEvent::final_reply(FinalReply {
                         in_reply_to: message.id.0,
                         reply_id: queued.message_id.0,
                         outbox_id: queued.outbox_id.0,
                         text: text.to_string(),
                         usage: None,
-                    },
+                    }),
                 );
             }
             Ok(())
@@ -443,13 +443,13 @@ impl TurnRunner for Agent {
             let queued = outcome.reply();
             self.hub.publish(
                 &inbound.conversation,
-                ReplyEvent::Final {
+                ReplyEvent::final_reply(FinalReply {
                     in_reply_to: inbound.record_id,
                     reply_id: queued.message_id.0,
                     outbox_id: queued.outbox_id.0,
                     text,
                     usage: event_usage(usage),
-                },
+                }),
             );
             Ok(())
         })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chitin_actors::ports::{BoxFuture, JobLease, JobQueueError, JobQueuePort, JobRunOutcome, LeaseStatus};
-use chitin_actors::{ChannelKind, ConversationId, ReplyEvent, ReplyHub};
+use chitin_actors::{ChannelKind, ConversationId, FinalReply, ReplyEvent, ReplyHub};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -176,13 +176,13 @@ impl JobExecutor {
             let conversation = ConversationId::new(kind, &target.external_id);
             self.hub.publish(
                 &conversation,
-                ReplyEvent::Final {
+                ReplyEvent::final_reply(FinalReply {
                     in_reply_to: 0,
                     reply_id: queued.message_id.0,
                     outbox_id: queued.outbox_id.0,
                     text,
                     usage: None,
-                },
+                }),
             );
         }
         Ok(())

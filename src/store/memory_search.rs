@@ -212,7 +212,8 @@ impl Memory {
                 }
                 // First search, or the stored vectors changed in a way this process did not see:
                 // read them all once, in one snapshot with the generation they are current at.
-                let mut snapshot = pools.reader.begin().await.map_err(StoreError::query(op))?;
+                // Boxed, like `BeginWrite`: sqlx's `begin` future would make every search future 14 KB larger.
+                let mut snapshot = Box::pin(pools.reader.begin()).await.map_err(StoreError::query(op))?;
                 let generation: i64 = sqlx::query_scalar(GENERATION_SQL)
                     .fetch_one(&mut *snapshot)
                     .await
@@ -432,7 +433,7 @@ where
     if ef_search <= SESSION_EF_SEARCH {
         return query.fetch_all(pool).await;
     }
-    let mut transaction = pool.begin().await?;
+    let mut transaction = Box::pin(pool.begin()).await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET LOCAL hnsw.ef_search = {ef_search}")))
         .execute(&mut *transaction)
         .await?;

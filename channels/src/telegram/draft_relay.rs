@@ -56,7 +56,7 @@ pub async fn relay_drafts(
                     return;
                 }
             }
-            ReplyEvent::Final { in_reply_to, .. } if in_reply_to == turn.record_id => return,
+            ReplyEvent::Final(reply) if reply.in_reply_to == turn.record_id => return,
             _ => {}
         }
     }

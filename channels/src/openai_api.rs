@@ -386,7 +386,13 @@ fn sse_chunks(
 
 #[cfg(test)]
 mod tests {
-    use super::StreamedSoFar;
+    use super::{Piece, StreamedSoFar};
+
+    #[test]
+    fn a_piece_is_no_larger_than_a_delta() {
+        // Every request's channel from its follower allocates 32 slots sized for the largest piece.
+        assert!(std::mem::size_of::<Piece>() <= 24, "{} bytes", std::mem::size_of::<Piece>());
+    }
 
     fn streamed(sent: &str, lagged: bool) -> StreamedSoFar {
         StreamedSoFar { sent: sent.to_string(), lagged }

@@ -6,6 +6,10 @@
 //! (`VmHWM` of that process) is Chitin's alone; the fake model and the load-generating clients live in this one.
 //! The fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only; other `CHITIN_*` variables
 //! are passed to Chitin, to compare settings.
+//!
+//! The workspace holds only the identity files, as on a new install, so no turn searches memory (see
+//! `agent/recall.rs`). `CHITIN_BENCH_NOTES=50` first writes 50 short notes there (some share words with the
+//! requests), so every turn also runs the memory search that recalls them.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -61,6 +65,7 @@ fn spawn_chitin(dir: &std::path::Path, port: u16, base_url: &str) -> Child {
         .env("CHITIN_LLM__API_KEY", "sk-bench")
         .env("CHITIN_LLM__MODEL", "bench-model")
         .env("CHITIN_AGENT__QUEUE_CAPACITY", "1024")
+        .env("CHITIN_MEMORY__WORKSPACE_DIR", dir.join("workspace"))
         // Settings to try (e.g. CHITIN_MEMORY__PROMPT_TOKENS=0) pass through; the bench's own do not.
         .envs(std::env::vars().filter(|(name, _)| name.starts_with("CHITIN_") && !name.starts_with("CHITIN_BENCH")))
         .stdin(Stdio::null())
@@ -115,6 +120,39 @@ async fn round(client: &reqwest::Client, url: &str, conversations: usize, chitin
     );
 }
 
+/// Writes `count` short notes into the workspace Chitin will index; every third one mentions a message, as the
+/// requests do, so full-text search finds some of them.
+fn write_notes(workspace: &std::path::Path, count: usize) {
+    if count == 0 {
+        return;
+    }
+    let notes = workspace.join("notes");
+    std::fs::create_dir_all(&notes).expect("notes folder");
+    for n in 0..count {
+        let topic = if n % 3 == 0 { "a message from the landlord" } else { "the garden and the boiler" };
+        let text =
+            format!("# Bench note {n}\n\nThis note {n} is about {topic}; benchnote {n} was written for the bench.\n");
+        std::fs::write(notes.join(format!("note-{n}.md")), text).expect("note");
+    }
+}
+
+/// Waits until the memory search over the gateway finds all `count` notes, i.e. the indexer has taken them in.
+async fn wait_for_notes(client: &reqwest::Client, port: u16, count: usize) {
+    let url = format!("http://127.0.0.1:{port}/api/memory/search?q=benchnote&limit=50");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = match client.get(&url).bearer_auth(TOKEN).send().await {
+            Ok(response) => response.text().await.unwrap_or_default().matches("notes/note-").count(),
+            Err(_) => 0,
+        };
+        if found >= count.min(50) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "chitin indexed {found} of {count} notes in 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn main() {
     let sizes: Vec<usize> = std::env::var("CHITIN_BENCH_N")
         .ok()
@@ -125,6 +163,8 @@ fn main() {
         let fake = fake_openai::start().await;
         fake.answer_all_with(Reply::Answer(Answer::text("ok")));
         let dir = tempfile::tempdir().expect("tempdir");
+        let notes: usize = std::env::var("CHITIN_BENCH_NOTES").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+        write_notes(&dir.path().join("workspace"), notes);
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let mut chitin = spawn_chitin(dir.path(), port, &fake.base_url());
         let pid = chitin.id().to_string();
@@ -139,7 +179,10 @@ fn main() {
             assert!(chitin.try_wait().expect("wait").is_none(), "chitin exited at start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        println!("chitin pid {pid}, RSS after start {} MiB", peak_rss_kib(&pid) / 1024);
+        if notes > 0 {
+            wait_for_notes(&client, port, notes).await;
+        }
+        println!("chitin pid {pid}, RSS after start {} MiB, {notes} notes", peak_rss_kib(&pid) / 1024);
         let url = format!("http://127.0.0.1:{port}/v1/chat/completions");
         for conversations in sizes {
             round(&client, &url, conversations, &pid).await;

@@ -5,7 +5,7 @@ mod compaction;
 pub mod guard;
 pub mod identity;
 pub mod prompt;
-mod recall;
+pub mod recall;
 pub mod review;
 mod sessions;
 pub mod turn;
@@ -55,13 +55,7 @@ pub struct Agent {
     settings: AgentSettings,
     guard: OutputGuard,
     /// Searched before each turn (and written to by compaction); `None` runs without memory.
-    memory: Option<AgentMemory>,
-}
-
-/// The agent's memory and how much of the prompt it may fill.
-struct AgentMemory {
-    service: crate::memory::MemoryService,
-    prompt_tokens: usize,
+    memory: Option<recall::Recall>,
 }
 
 impl Agent {
@@ -88,7 +82,7 @@ impl Agent {
     /// Gives the agent memory: the top memories for each message go into the prompt (within
     /// `prompt_tokens`), and compaction summaries are saved to it.
     pub fn with_memory(mut self, service: crate::memory::MemoryService, prompt_tokens: usize) -> Self {
-        self.memory = Some(AgentMemory { service, prompt_tokens });
+        self.memory = Some(recall::Recall::new(service, prompt_tokens));
         self
     }
 
@@ -103,7 +97,7 @@ impl Agent {
         let entry = format!("## {}\n\n{}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M"), summary.trim());
         let path = format!("summaries/{name}.md");
         let source = crate::memory::workspace::source::COMPACTION;
-        if let Err(error) = memory.service.write_workspace_file(&path, &entry, true, source).await {
+        if let Err(error) = memory.service().write_workspace_file(&path, &entry, true, source).await {
             warn!(%error, "could not save the conversation summary to memory");
         }
     }
@@ -147,7 +141,7 @@ impl Agent {
             system = prompt::system_prompt(&self.settings.workspace, &specs, history.summary.as_deref());
         }
         if let Some(memory) = &self.memory
-            && let Some(memories) = recall::memory_context(&memory.service, &inbound.text, memory.prompt_tokens).await
+            && let Some(memories) = memory.context(&inbound.text).await
         {
             system.push_str(&memories);
         }

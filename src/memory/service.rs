@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -88,6 +89,9 @@ pub struct MemoryService {
     workspace_dir: PathBuf,
     /// How the background vector index catches up (PostgreSQL only).
     ann: store::AnnSettings,
+    /// Documents written or removed through this service and its clones: lets a reader cache what it learnt
+    /// about the stored documents until this process changes them.
+    changes: Arc<AtomicU64>,
 }
 
 impl MemoryService {
@@ -106,7 +110,25 @@ impl MemoryService {
             embed_batch: config.embedding.batch_size.max(1),
             workspace_dir,
             ann: store::AnnSettings { build_memory_mb: config.ann_build_memory_mb, ..store::AnnSettings::default() },
+            changes: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many document writes and removals this service (with its clones) has committed; it moves on every
+    /// change made in this process, never for one made by another process on the same database.
+    pub fn change_count(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    fn note_change(&self) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Whether any document is stored besides those at `paths` (e.g. the identity files, which the prompt
+    /// already carries in full). One short read of at most `paths.len() + 1` paths.
+    pub async fn has_documents_besides(&self, paths: &[&str]) -> Result<bool, MemoryError> {
+        let first = self.store.first_document_paths(paths.len() + 1).await?;
+        Ok(first.iter().any(|path| !paths.contains(&path.as_str())))
     }
 
     pub fn workspace_dir(&self) -> &Path {
@@ -173,7 +195,10 @@ impl MemoryService {
         let document = NewDocument { path, source, content_hash: &content_hash };
         match self.store.upsert_document(&document, &new_chunks).await? {
             DocumentWrite::Unchanged(_) => Ok(IndexOutcome::Unchanged),
-            DocumentWrite::Written(_) => Ok(IndexOutcome::Indexed { chunks: chunks.len(), embedded }),
+            DocumentWrite::Written(_) => {
+                self.note_change();
+                Ok(IndexOutcome::Indexed { chunks: chunks.len(), embedded })
+            }
         }
     }
 
@@ -237,7 +262,11 @@ impl MemoryService {
 
     /// Removes the document at `path` and its chunks; false when it was not stored.
     pub async fn forget(&self, path: &str) -> Result<bool, MemoryError> {
-        Ok(self.store.delete_document(path).await?)
+        let removed = self.store.delete_document(path).await?;
+        if removed {
+            self.note_change();
+        }
+        Ok(removed)
     }
 
     pub async fn list(&self) -> Result<Vec<DocumentSummary>, MemoryError> {

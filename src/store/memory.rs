@@ -304,6 +304,17 @@ impl Memory {
         }
     }
 
+    /// The first `limit` document paths in path order: enough to tell whether anything besides a few known
+    /// documents is stored without reading every row.
+    pub async fn first_document_paths(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let op = "list memory document paths";
+        on_db_read!(&self.shared.db, pool => sqlx::query_scalar("SELECT path FROM memory_documents ORDER BY path LIMIT $1")
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await)
+        .map_err(StoreError::query(op))
+    }
+
     /// Every document with its chunk count, by path.
     pub async fn list_documents(&self) -> Result<Vec<DocumentSummary>, StoreError> {
         let op = "list memory documents";

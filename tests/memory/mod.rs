@@ -10,6 +10,7 @@ mod memory_input;
 mod memory_local_model;
 mod memory_quality;
 mod memory_ranking;
+mod memory_recall;
 mod memory_reembed;
 mod memory_store_search;
 mod memory_vector_index;

@@ -94,6 +94,29 @@ fn filter_sql(filter: &SearchFilter, first_parameter: usize) -> (String, Vec<Fil
     (sql, values)
 }
 
+/// SQLite's full-text ranking with each ranked chunk's details, best first, in one statement: the ranking
+/// (`rank_text`'s, limited first) is joined to its chunks and documents, so a search reads them in the same pass
+/// on one reader instead of a second statement on another whose page cache may be cold. `$1` is the FTS5
+/// expression, `$2` the limit, filter values from `$3`.
+fn sqlite_text_with_details_sql(filter_clause: &str, with_vectors: bool) -> String {
+    let ranking = if filter_clause.is_empty() {
+        "SELECT rowid AS id, bm25(memory_chunks_fts) AS key FROM memory_chunks_fts WHERE memory_chunks_fts MATCH $1 \
+         ORDER BY bm25(memory_chunks_fts), rowid LIMIT $2"
+            .to_string()
+    } else {
+        format!(
+            "SELECT c.id AS id, bm25(memory_chunks_fts) AS key FROM memory_chunks_fts \
+             JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid JOIN memory_documents d ON d.id = c.document_id \
+             WHERE memory_chunks_fts MATCH $1{filter_clause} ORDER BY bm25(memory_chunks_fts), c.id LIMIT $2"
+        )
+    };
+    let vector_column = if with_vectors { "c.embedding" } else { "NULL" };
+    format!(
+        "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, {vector_column} FROM ({ranking}) r \
+         JOIN memory_chunks c ON c.id = r.id JOIN memory_documents d ON d.id = c.document_id ORDER BY r.key, r.id"
+    )
+}
+
 /// The join from chunks (`c`) to the documents table that filter conditions need, or nothing
 /// without a filter: every chunk has a document (foreign key, cascade delete), so the join would
 /// only cost an index lookup per row. (Full text joins from its own table, `rank_text`.)
@@ -255,11 +278,28 @@ impl Memory {
                     .map_err(StoreError::query("rank memory text with details"))?;
                 Ok(RankedCandidates::from_rows(rows))
             }
-            _ => {
-                let ids = self.rank_text(query, filter, limit).await?;
-                let details = self.chunk_details(&ids, with_vectors).await?;
-                Ok(RankedCandidates { ids, details })
+            Db::Sqlite(pools) if !terms.is_empty() && limit > 0 => {
+                let Some(expression) = query.fts5_match() else { return Ok(RankedCandidates::default()) };
+                let (filter_clause, values) = filter_sql(filter, 3);
+                let sql = sqlite_text_with_details_sql(&filter_clause, with_vectors);
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expression).bind(limit);
+                let rows: Vec<DetailRow<Vec<u8>>> = bind_filter!(query, &values)
+                    .fetch_all(&pools.reader)
+                    .await
+                    .map_err(StoreError::query("rank memory text with details"))?;
+                let mut ranked = RankedCandidates {
+                    ids: Vec::with_capacity(rows.len()),
+                    details: HashMap::with_capacity(rows.len()),
+                };
+                for (id, path, text, source, updated_at_ms, embedding) in rows {
+                    let embedding = embedding.map(|blob| blob_to_vec(&blob));
+                    ranked.ids.push(ChunkId(id));
+                    ranked.details.insert(ChunkId(id), candidate(path, text, source, updated_at_ms, embedding));
+                }
+                Ok(ranked)
             }
+            _ => Ok(RankedCandidates::default()),
         }
     }
 

@@ -94,12 +94,12 @@ fn filter_sql(filter: &SearchFilter, first_parameter: usize) -> (String, Vec<Fil
     (sql, values)
 }
 
-/// SQLite's full-text ranking with each ranked chunk's details, best first, in one statement: the ranking
-/// (`rank_text`'s, limited first) is joined to its chunks and documents, so a search reads them in the same pass
-/// on one reader instead of a second statement on another whose page cache may be cold. `$1` is the FTS5
-/// expression, `$2` the limit, filter values from `$3`.
-fn sqlite_text_with_details_sql(filter_clause: &str, with_vectors: bool) -> String {
-    let ranking = if filter_clause.is_empty() {
+/// SQLite's full-text ranking as `(id, key)` rows, best (lowest `key`) first: `$1` is the FTS5 expression, `$2` the
+/// limit, filter values from `$3`. Without a filter the FTS5 index alone answers (its rowid is the chunk id; the
+/// triggers keep it in step): joining the chunks costs a random, decrypted page read per match (each row holds a
+/// 1.5 KB vector), 10x the time at 100k chunks.
+fn sqlite_text_ranking_sql(filter_clause: &str) -> String {
+    if filter_clause.is_empty() {
         "SELECT rowid AS id, bm25(memory_chunks_fts) AS key FROM memory_chunks_fts WHERE memory_chunks_fts MATCH $1 \
          ORDER BY bm25(memory_chunks_fts), rowid LIMIT $2"
             .to_string()
@@ -109,11 +109,18 @@ fn sqlite_text_with_details_sql(filter_clause: &str, with_vectors: bool) -> Stri
              JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid JOIN memory_documents d ON d.id = c.document_id \
              WHERE memory_chunks_fts MATCH $1{filter_clause} ORDER BY bm25(memory_chunks_fts), c.id LIMIT $2"
         )
-    };
+    }
+}
+
+/// [`sqlite_text_ranking_sql`] with each ranked chunk's details, best first, in one statement: the ranking (limited
+/// first) is joined to its chunks and documents, so a search reads them in the same pass on one reader instead of
+/// a second statement on another whose page cache may be cold.
+fn sqlite_text_with_details_sql(filter_clause: &str, with_vectors: bool) -> String {
     let vector_column = if with_vectors { "c.embedding" } else { "NULL" };
     format!(
-        "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, {vector_column} FROM ({ranking}) r \
-         JOIN memory_chunks c ON c.id = r.id JOIN memory_documents d ON d.id = c.document_id ORDER BY r.key, r.id"
+        "SELECT c.id, d.path, c.content, d.source, d.updated_at_ms, {vector_column} FROM ({}) r \
+         JOIN memory_chunks c ON c.id = r.id JOIN memory_documents d ON d.id = c.document_id ORDER BY r.key, r.id",
+        sqlite_text_ranking_sql(filter_clause)
     )
 }
 
@@ -172,21 +179,7 @@ impl Memory {
             }
             Db::Sqlite(pools) => {
                 let Some(expression) = query.fts5_match() else { return Ok(Vec::new()) };
-                // Without a filter the FTS5 index alone answers (its rowid is the chunk id; the
-                // triggers keep it in step). Joining the chunks costs a random, decrypted page read
-                // per match (each row holds a 1.5 KB vector): 10x the time at 100k chunks.
-                let sql = if filter_clause.is_empty() {
-                    "SELECT rowid FROM memory_chunks_fts WHERE memory_chunks_fts MATCH $1 \
-                     ORDER BY bm25(memory_chunks_fts), rowid LIMIT $2"
-                        .to_string()
-                } else {
-                    format!(
-                        "SELECT c.id FROM memory_chunks_fts JOIN memory_chunks c ON c.id = memory_chunks_fts.rowid \
-                         JOIN memory_documents d ON d.id = c.document_id \
-                         WHERE memory_chunks_fts MATCH $1{filter_clause} \
-                         ORDER BY bm25(memory_chunks_fts), c.id LIMIT $2"
-                    )
-                };
+                let sql = format!("SELECT id FROM ({}) ORDER BY key, id", sqlite_text_ranking_sql(&filter_clause));
                 let query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expression).bind(limit);
                 bind_filter!(query, &values).fetch_all(&pools.reader).await
             }

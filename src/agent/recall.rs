@@ -1,8 +1,8 @@
 //! Memories for the prompt: the best search hits for the user's message, within a token budget.
 //!
-//! The search is skipped while nothing but the identity files is stored (a new install, or one whose user keeps
-//! no notes): the system prompt already carries those files in full, so recalling them only spends the budget
-//! twice. Whether anything else is stored is remembered between turns, so that check is not a read per turn.
+//! Identity files are never recalled: the system prompt already carries them in full. So while they are all the
+//! store holds (a new install, or a user who keeps no notes), a search could add nothing and is skipped. Whether
+//! anything else is stored is remembered between turns, so that check is not a read per turn either.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

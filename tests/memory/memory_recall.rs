@@ -2,12 +2,15 @@
 //! system prompt) are never recalled, and a note is recalled as soon as it is stored, whether this process or
 //! another one (`chitin memory index` on the same database) indexed it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chitin::agent::recall::Recall;
+use chitin::memory::embed::Embedder;
 use chitin::memory::{MemoryConfig, MemoryService};
 
 use crate::on_both_backends;
+use crate::support::memory_fixed_embedder::FixedEmbedder;
 use crate::support::store_backends::TestStore;
 
 on_both_backends!(
@@ -23,7 +26,18 @@ fn service(store: &chitin::store::Store, t: &TestStore) -> MemoryService {
 }
 
 async fn identity_files_are_left_out_and_a_new_note_is_recalled_at_once(t: &TestStore) {
-    let memory = service(&t.store, t);
+    // An embedder that records what it embeds shows whether a search ran: every search embeds its query.
+    let embedder = Arc::new(FixedEmbedder::new("fixed/a"));
+    let workspace = t.data_dir.path().join("workspace");
+    let memory = MemoryService::new(
+        t.store.memory(),
+        Some(embedder.clone() as Arc<dyn Embedder>),
+        &MemoryConfig::default(),
+        workspace,
+    );
+    memory.sync_vectors(&mut |_| {}).await.unwrap();
+    let query = "where is the garden key";
+    let searches = || embedder.embedded_texts().iter().filter(|text| text.as_str() == query).count();
     memory
         .index_text("AGENTS.md", "workspace", "# How Chitin works\n\nThe garden key rules are strict.")
         .await
@@ -31,16 +45,19 @@ async fn identity_files_are_left_out_and_a_new_note_is_recalled_at_once(t: &Test
     memory.index_text("USER.md", "workspace", "# About the user\n\nLoves the garden.").await.unwrap();
     // An hour: only this process's own write can make the next turn look again.
     let recall = Recall::new(memory.clone(), 1_000).recheck_nothing_stored_every(Duration::from_secs(3600));
-    assert_eq!(recall.context("where is the garden key").await, None, "identity files are never recalled");
+    assert_eq!(recall.context(query).await, None, "identity files are never recalled");
+    assert_eq!(searches(), 0, "with only identity files stored, no search runs");
 
     memory.index_text("notes/garden.md", "workspace", "The garden key hangs behind the shed door.").await.unwrap();
-    let section = recall.context("where is the garden key").await.expect("the new note is recalled");
+    let section = recall.context(query).await.expect("the new note is recalled");
+    assert_eq!(searches(), 1);
     assert!(section.contains("<memory path=\"notes/garden.md\""), "{section}");
     assert!(section.contains("behind the shed door"), "{section}");
     assert!(!section.contains("AGENTS.md") && !section.contains("USER.md"), "{section}");
 
     assert!(memory.forget("notes/garden.md").await.unwrap());
-    assert_eq!(recall.context("where is the garden key").await, None, "a forgotten note is not recalled");
+    assert_eq!(recall.context(query).await, None, "a forgotten note is not recalled");
+    assert_eq!(searches(), 1, "nothing but identity files is left, so no search runs");
 }
 
 async fn a_note_indexed_by_another_process_is_recalled(t: &TestStore) {

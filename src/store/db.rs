@@ -27,6 +27,8 @@ pub(crate) struct SqlitePools {
     pub(crate) reader: SqlitePool,
     /// Group commit of inbound messages, filed replies and delivery marks.
     pub(crate) turn_writes: super::turn_write_batch::TurnWriteBatcher,
+    /// The task that checkpoints the WAL so the writer does not have to.
+    pub(crate) wal_checkpoints: super::wal_checkpoints::WalCheckpoints,
     /// The in-process copy of the memory chunk vectors that SQLite's vector search scans.
     pub(crate) memory_vectors: std::sync::Arc<super::memory_vector_cache::VectorCache>,
 }

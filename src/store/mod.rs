@@ -42,6 +42,7 @@ mod sqlite_script;
 mod stats;
 mod tools;
 mod turn_write_batch;
+mod wal_checkpoints;
 mod writer_connection;
 
 pub use audit::{AuditEntry, AuditLog, AuditRecord};
@@ -225,6 +226,7 @@ impl Store {
         match &self.shared.db {
             Db::Postgres(pool) => pool.close().await,
             Db::Sqlite(pools) => {
+                pools.wal_checkpoints.close().await;
                 pools.reader.close().await;
                 pools.writer.close().await;
             }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -13,6 +14,7 @@ use crate::config::SecretValue;
 use super::db::SqlitePools;
 use super::error::sqlite_code;
 use super::turn_write_batch::TurnWriteBatcher;
+use super::wal_checkpoints::{WalCheckpoints, WalWatch, watch_commits};
 use super::{DatabaseConfig, StoreError};
 use crate::crypto::MasterKey;
 
@@ -94,13 +96,22 @@ pub(crate) async fn open_sqlite(
         Some(13) => StoreError::DiskFull { op: "open sqlite database", source },
         _ => StoreError::OpenSqlite { path: path.to_path_buf(), source },
     };
-    // The writer first: it creates the file and switches it to WAL, which the readers rely on.
+    // The writer first: it creates the file and switches it to WAL, which the readers rely on. It leaves the
+    // WAL's checkpoints to a task of their own (see `wal_checkpoints`).
+    let wal_watch = Arc::new(WalWatch::default());
+    let writer_wal_watch = Arc::clone(&wal_watch);
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
         .test_before_acquire(false)
         .before_acquire(|connection, _| Box::pin(async move { Ok(transaction_state_is_clean(connection)) }))
-        .after_connect(|connection, _| Box::pin(plan_once(connection)))
+        .after_connect(move |connection, _| {
+            let wal_watch = Arc::clone(&writer_wal_watch);
+            Box::pin(async move {
+                plan_once(connection).await?;
+                watch_commits(connection, &wal_watch).await
+            })
+        })
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
         .connect_with(options.clone())
         .await
@@ -113,7 +124,7 @@ pub(crate) async fn open_sqlite(
         .test_before_acquire(false)
         .after_connect(|connection, _| Box::pin(plan_once(connection)))
         .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-        .connect_with(options.pragma("cache_size", READER_CACHE_SIZE))
+        .connect_with(options.clone().pragma("cache_size", READER_CACHE_SIZE))
         .await
     {
         Ok(reader) => reader,
@@ -125,7 +136,15 @@ pub(crate) async fn open_sqlite(
         }
     };
     let turn_writes = TurnWriteBatcher::spawn(writer.clone());
-    Ok(SqlitePools { path: path.to_path_buf(), writer, reader, turn_writes, memory_vectors: Default::default() })
+    let wal_checkpoints = WalCheckpoints::spawn(options, wal_watch);
+    Ok(SqlitePools {
+        path: path.to_path_buf(),
+        writer,
+        reader,
+        turn_writes,
+        wal_checkpoints,
+        memory_vectors: Default::default(),
+    })
 }
 
 /// How many SQLite reader connections to open at most: `database.max_connections`, but no more than twice the

@@ -5,3 +5,4 @@ mod disk;
 mod encryption;
 mod faults;
 mod rotation;
+mod wal;

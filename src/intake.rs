@@ -47,7 +47,7 @@ pub async fn record(store: &Store, incoming: Incoming) -> Result<Recorded, Store
             crate::metrics::message_duplicate(incoming.channel.as_str());
             Recorded::Duplicate { record_id: message_id.0 }
         }
-        InboundOutcome::Inserted { message_id, .. } => {
+        InboundOutcome::Inserted { message_id, follows, .. } => {
             crate::metrics::message_received(incoming.channel.as_str());
             Recorded::New(Inbound {
                 conversation: ConversationId::new(incoming.channel, &incoming.external_conversation_id),
@@ -56,6 +56,7 @@ pub async fn record(store: &Store, incoming: Incoming) -> Result<Recorded, Store
                 record_id: message_id.0,
                 sender: incoming.sender,
                 text: incoming.text,
+                follows: follows.map(|message| message.0),
             })
         }
     })

@@ -211,6 +211,62 @@ async fn thirty_two_conversations_keep_their_histories_apart() {
     chitin.stop().await;
 }
 
+/// The texts of every message of a request to the model, in order, whatever their role.
+fn all_texts(body: &Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .map(|messages| messages.iter().filter_map(|m| m["content"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// A session keeps its history between turns and adds its own messages without reading them back; a message that
+/// reached the conversation some other way (here a note filed straight into the store, as a job's result is) must
+/// still be in the next prompt, in its place.
+#[tokio::test]
+async fn a_message_stored_beside_the_session_reaches_the_next_prompt_in_order() {
+    let fake = fake_openai::start().await;
+    for answer in ["first answer", "second answer", "third answer"] {
+        fake.push(Reply::Answer(Answer::text(answer)));
+    }
+    let chitin = TestChitin::start(Some(&fake.base_url()), &[]).await;
+    assert_eq!(chitin.chat("beside", "first question").await, "first answer");
+    assert_eq!(chitin.chat("beside", "second question").await, "second answer");
+
+    let store = chitin.service.as_ref().expect("running").store();
+    let conversation = store.conversations().get_or_create("api", "beside").await.expect("conversation");
+    let note = chitin::store::NewMessage {
+        role: chitin::store::Role::Assistant,
+        direction: chitin::store::Direction::Outbound,
+        status: chitin::store::MessageStatus::Delivered,
+        sender: None,
+        body: "a note filed beside the session",
+    };
+    store.conversations().append(conversation, &note).await.expect("note stored");
+    assert_eq!(chitin.chat("beside", "third question").await, "third answer");
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3);
+    let texts = |index: usize| -> Vec<String> {
+        all_texts(&requests[index].body)
+            .into_iter()
+            .filter(|text| text.contains("question") || text.contains("answer") || text.contains("note"))
+            .collect()
+    };
+    assert_eq!(texts(1), ["first question", "first answer", "second question"]);
+    assert_eq!(
+        texts(2),
+        [
+            "first question",
+            "first answer",
+            "second question",
+            "second answer",
+            "a note filed beside the session",
+            "third question"
+        ]
+    );
+    chitin.stop().await;
+}
+
 struct ApproveAll;
 
 impl chitin::sandbox::Approver for ApproveAll {

@@ -105,6 +105,10 @@ pub struct Inbound {
     /// The platform's id for the sender.
     pub sender: String,
     pub text: String,
+    /// The store's id of the conversation's message just before this one, when the store read it while storing
+    /// this one (SQLite); `None` when unknown. A session that holds that message adds this one to its history
+    /// without reading the store again.
+    pub follows: Option<i64>,
 }
 
 impl fmt::Debug for Inbound {
@@ -116,6 +120,7 @@ impl fmt::Debug for Inbound {
             .field("record_id", &self.record_id)
             .field("sender", &self.sender)
             .field("text_bytes", &self.text.len())
+            .field("follows", &self.follows)
             .finish()
     }
 }
@@ -133,6 +138,7 @@ mod tests {
             record_id: 1,
             sender: "42".into(),
             text: "my bank pin is 1234".into(),
+            follows: None,
         };
         let printed = format!("{inbound:?}");
         assert!(!printed.contains("1234"), "{printed}");

@@ -20,12 +20,13 @@ use tracing::{info, warn};
 
 use crate::llm::LlmProvider;
 use crate::store::{
-    ConversationId as StoredConversationId, MessageId, MessageStatus, ReplyOutcome, Store, StoreError, TokenUsage,
+    ConversationId as StoredConversationId, MessageId, MessageStatus, QueuedReply, ReplyOutcome, Role, Store,
+    StoreError, TokenUsage,
 };
 use crate::tools::ToolRegistry;
 
 use guard::OutputGuard;
-use sessions::{SessionMemory, Sessions};
+use sessions::{HeldMessage, SessionMemory, Sessions};
 use turn::{PendingApproval, TurnContext, TurnEnd, TurnLimits};
 
 /// What the user is told when no model is configured, instead of silence.
@@ -263,9 +264,9 @@ impl Agent {
             sender: Some("job"),
             body: prompt,
         };
-        let message_id = match self.store.inbound().record_inbound(&message).await.map_err(fail)? {
-            crate::store::InboundOutcome::Inserted { message_id, .. }
-            | crate::store::InboundOutcome::Duplicate { message_id, .. } => message_id,
+        let (message_id, follows) = match self.store.inbound().record_inbound(&message).await.map_err(fail)? {
+            crate::store::InboundOutcome::Inserted { message_id, follows, .. } => (message_id, follows),
+            crate::store::InboundOutcome::Duplicate { message_id, .. } => (message_id, None),
         };
         if self.store.conversations().reply_to(message_id).await.map_err(fail)?.is_none() {
             let inbound = Inbound {
@@ -275,6 +276,7 @@ impl Agent {
                 record_id: message_id.0,
                 sender: "job".into(),
                 text: prompt.to_string(),
+                follows: follows.map(|message| message.0),
             };
             self.run_turn(inbound).await?;
         }
@@ -346,6 +348,7 @@ impl TurnRunner for Agent {
                         record_id: message.id.0,
                         sender: message.sender.unwrap_or_default(),
                         text: message.body,
+                        follows: None,
                     })
                 })
                 .collect())
@@ -398,8 +401,12 @@ impl TurnRunner for Agent {
                     *session.stored_id.insert(id)
                 }
             };
+            let arrived = inbound.follows.map(|follows| sessions::Stored {
+                row: HeldMessage::new(in_reply_to, Role::User, None, &inbound.text),
+                follows: MessageId(follows),
+            });
             let held = session
-                .history(&self.store, conversation_id, self.settings.history_messages, in_reply_to)
+                .history(&self.store, conversation_id, self.settings.history_messages, in_reply_to, arrived)
                 .await
                 .map_err(fail)?;
             // A message resumed after a crash may also arrive from its channel: answer it once. Its reply, if
@@ -431,8 +438,16 @@ impl TurnRunner for Agent {
                 .enqueue_answer(conversation_id, Some(in_reply_to), &text, usage, Some(status))
                 .await
                 .map_err(fail)?;
-            if let ReplyOutcome::AlreadyQueued(_) = outcome {
-                self.store.conversations().set_status(in_reply_to, status).await.map_err(fail)?;
+            match &outcome {
+                ReplyOutcome::AlreadyQueued(_) => {
+                    self.store.conversations().set_status(in_reply_to, status).await.map_err(fail)?
+                }
+                // The next turn need not read its own reply back from the store.
+                ReplyOutcome::Queued(QueuedReply { message_id, follows: Some(follows), .. }) => {
+                    let row = HeldMessage::new(*message_id, Role::Assistant, Some(in_reply_to), &text);
+                    entry.lock().await.add_stored(sessions::Stored { row, follows: *follows });
+                }
+                ReplyOutcome::Queued(_) => {}
             }
             let queued = outcome.reply();
             self.hub.publish(

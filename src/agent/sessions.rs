@@ -30,6 +30,11 @@ pub struct HeldMessage {
 }
 
 impl HeldMessage {
+    /// A row as the store holds it, from what the session itself stored.
+    pub fn new(id: MessageId, role: Role, in_reply_to: Option<MessageId>, body: &str) -> HeldMessage {
+        HeldMessage { id, role, in_reply_to: in_reply_to.map_or(0, |answered| answered.0), body: body.into() }
+    }
+
     /// The inbound message this one answers, if it is a reply.
     pub fn in_reply_to(&self) -> Option<MessageId> {
         (self.in_reply_to != 0).then_some(MessageId(self.in_reply_to))
@@ -81,16 +86,24 @@ impl SessionMemory {
     /// The newest `limit` messages of the conversation, oldest first, including `current` (the message being
     /// answered): rows newer than the last one held are read and appended; if `current` is still missing (a row
     /// committed out of id order, as PostgreSQL sequences allow), the whole window is read again.
+    ///
+    /// `arrived` is `current`'s row when the store said which message it follows (see [`Stored`]): when that is
+    /// the last row held, nothing else can be newer, and the row is appended without reading the store.
     pub async fn history(
         &mut self,
         store: &Store,
         conversation_id: StoredConversationId,
         limit: i64,
         current: MessageId,
+        arrived: Option<Stored>,
     ) -> Result<&mut VecDeque<HeldMessage>, StoreError> {
         let conversations = store.conversations();
         let capacity = usize::try_from(limit).unwrap_or(usize::MAX);
         let mut held = match self.history.take() {
+            Some(mut held) if arrived.as_ref().is_some_and(|arrived| arrived.continues(&held)) => {
+                held.extend(arrived.map(|arrived| arrived.row));
+                held
+            }
             Some(mut held) => {
                 let after = held.back().map(|message| message.id).unwrap_or(MessageId(0));
                 held.extend(
@@ -112,6 +125,31 @@ impl SessionMemory {
             held.pop_front();
         }
         Ok(self.history.insert(held))
+    }
+
+    /// Adds a row this session just stored (its reply) when it directly follows the last row held; otherwise the
+    /// next turn's read picks it up with whatever came in between.
+    pub fn add_stored(&mut self, stored: Stored) {
+        if let Some(held) = &mut self.history
+            && stored.continues(held)
+        {
+            held.push_back(stored.row);
+        }
+    }
+}
+
+/// A row the session stored or was handed, with the id of the conversation's message before it, as the store read
+/// it in the transaction that stored the row (`InboundOutcome::Inserted::follows`).
+pub struct Stored {
+    pub row: HeldMessage,
+    pub follows: MessageId,
+}
+
+impl Stored {
+    /// Whether the row comes right after the newest one `held`: then the held window plus this row is still the
+    /// conversation's newest rows, with none missing.
+    fn continues(&self, held: &VecDeque<HeldMessage>) -> bool {
+        held.back().is_some_and(|newest| newest.id == self.follows)
     }
 }
 
@@ -149,6 +187,20 @@ mod tests {
         assert!(std::mem::size_of::<HeldMessage>() <= 40, "{} bytes", std::mem::size_of::<HeldMessage>());
         assert_eq!(held(2, Some(1)).in_reply_to(), Some(MessageId(1)));
         assert_eq!(held(1, None).in_reply_to(), None);
+    }
+
+    #[test]
+    fn a_stored_row_is_added_only_right_after_the_newest_held_row() {
+        let stored = |id: i64, follows: i64| Stored { row: held(id, Some(follows)), follows: MessageId(follows) };
+        let mut memory = SessionMemory::default();
+        memory.add_stored(stored(2, 1));
+        assert!(memory.history.is_none(), "nothing is held before the first read");
+
+        memory.history = Some([held(1, None)].into_iter().collect());
+        memory.add_stored(stored(2, 1));
+        memory.add_stored(stored(5, 4));
+        let ids: Vec<i64> = memory.history.iter().flatten().map(|row| row.id.0).collect();
+        assert_eq!(ids, [1, 2], "row 5 follows row 4, which is not held: the next turn reads 3 to 5");
     }
 
     #[test]

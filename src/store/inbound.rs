@@ -24,7 +24,15 @@ pub struct InboundMessage<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum InboundOutcome {
     /// Stored now; hand it to the session.
-    Inserted { conversation_id: ConversationId, message_id: MessageId },
+    Inserted {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        /// The conversation's message just before this one, when the store read it in the same transaction: on
+        /// SQLite, whose one writer commits ids in order. A session that holds that message's row can then add this
+        /// one without reading the store. `None` when unknown (PostgreSQL, whose sequences may commit out of order,
+        /// and a conversation's first message).
+        follows: Option<MessageId>,
+    },
     /// Already stored by an earlier delivery; acknowledge to the platform and do nothing else.
     Duplicate { conversation_id: ConversationId, message_id: MessageId },
 }
@@ -73,10 +81,13 @@ impl Inbound {
         };
         // The common case: a new message of a known conversation, group-committed with the other turn writes.
         let write = TurnWrite::Inbound(row);
-        if let TurnWritten::Inbound(Some((message_id, conversation_id))) = db.turn_writes.write(write, op).await? {
+        if let TurnWritten::Inbound(Some((message_id, conversation_id, follows))) =
+            db.turn_writes.write(write, op).await?
+        {
             let outcome = InboundOutcome::Inserted {
                 conversation_id: ConversationId(conversation_id),
                 message_id: MessageId(message_id),
+                follows: follows.map(MessageId),
             };
             tracing::debug!(?outcome, "inbound message recorded");
             return Ok(outcome);
@@ -95,13 +106,14 @@ impl Inbound {
         let inserted = insert_into_known_conversation(&mut *tx, message, &body, now)
             .await
             .map_err(StoreError::query(op))?
-            .map(|(message_id, _)| message_id);
+            .map(|(message_id, _, follows)| (message_id, follows));
         let outcome = match inserted {
-            Some(message_id) => {
+            Some((message_id, follows)) => {
                 tx.commit().await.map_err(StoreError::query(op))?;
                 InboundOutcome::Inserted {
                     conversation_id: ConversationId(conversation_id),
                     message_id: MessageId(message_id),
+                    follows: follows.map(MessageId),
                 }
             }
             None => {
@@ -125,15 +137,15 @@ impl Inbound {
     }
 }
 
-/// Runs [`INSERT_INBOUND_SQLITE`]: the new message's id and its conversation's, or `None` when the
+/// Runs [`INSERT_INBOUND_SQLITE`]: the new message's id, its conversation's and the message before it, or `None` when the
 /// conversation does not exist yet or the message is a redelivery. Read with `fetch_all` (see `returned_row`).
 async fn insert_into_known_conversation<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
     message: &InboundMessage<'_>,
     body: &[u8],
     now: i64,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(INSERT_INBOUND_SQLITE)
+) -> Result<Option<(i64, i64, Option<i64>)>, sqlx::Error> {
+    let rows: Vec<(i64, i64, Option<i64>)> = sqlx::query_as(INSERT_INBOUND_SQLITE)
         .bind(message.channel)
         .bind(message.external_conversation_id)
         .bind(message.platform_message_id)

@@ -218,7 +218,7 @@ fn key(row: &InboundRow) -> Key {
 fn outcome((message_id, conversation_id): Ids, inserted: bool) -> InboundOutcome {
     let (conversation_id, message_id) = (ConversationId(conversation_id), MessageId(message_id));
     if inserted {
-        InboundOutcome::Inserted { conversation_id, message_id }
+        InboundOutcome::Inserted { conversation_id, message_id, follows: None }
     } else {
         InboundOutcome::Duplicate { conversation_id, message_id }
     }

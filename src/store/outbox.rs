@@ -13,12 +13,24 @@ use super::{ConversationId, MessageId, MessageStatus, OutboxId, StoreError};
 
 /// Files a reply (`$1`–`$8`: conversation, channel, external id, sealed body, now, answered message, input and output
 /// tokens); returns its id, or nothing when the answered message already has a reply.
+/// `insert_reply_sql!(with_follows)` also returns the id of the conversation's message before the reply (SQLite's
+/// turn writes, see `InboundOutcome::Inserted`).
 macro_rules! insert_reply_sql {
     () => {
+        concat!(insert_reply_sql!(@insert), " RETURNING id")
+    };
+    (with_follows) => {
+        concat!(
+            insert_reply_sql!(@insert),
+            " RETURNING id, (SELECT max(earlier.id) FROM messages earlier \
+               WHERE earlier.conversation_id = messages.conversation_id AND earlier.id < messages.id)"
+        )
+    };
+    (@insert) => {
         "INSERT INTO messages (conversation_id, channel, external_conversation_id, direction, role, status, body, \
          created_at_ms, in_reply_to, input_tokens, output_tokens) \
          VALUES ($1, $2, $3, 'outbound', 'assistant', 'pending', $4, $5, $6, $7, $8) \
-         ON CONFLICT (in_reply_to) DO NOTHING RETURNING id"
+         ON CONFLICT (in_reply_to) DO NOTHING"
     };
 }
 pub(crate) use insert_reply_sql;
@@ -37,6 +49,9 @@ const QUEUED_REPLY_TO: &str =
 pub struct QueuedReply {
     pub message_id: MessageId,
     pub outbox_id: OutboxId,
+    /// For a reply filed just now on SQLite, the conversation's message before it (see [`InboundOutcome::Inserted`]).
+    #[serde(skip)]
+    pub follows: Option<MessageId>,
 }
 
 /// Whether `enqueue_reply` stored a new reply.
@@ -180,6 +195,7 @@ impl Outbox {
                 return Ok(ReplyOutcome::AlreadyQueued(QueuedReply {
                     message_id: MessageId(message_id),
                     outbox_id: OutboxId(outbox_id),
+                    follows: None,
                 }));
             };
             let outbox_id: i64 = sqlx::query_scalar(
@@ -202,7 +218,11 @@ impl Outbox {
                     .map_err(StoreError::query(op))?;
             }
             tx.commit().await.map_err(StoreError::query(op))?;
-            Ok(ReplyOutcome::Queued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
+            Ok(ReplyOutcome::Queued(QueuedReply {
+                message_id: MessageId(message_id),
+                outbox_id: OutboxId(outbox_id),
+                follows: None,
+            }))
         }
     }
 
@@ -373,12 +393,13 @@ impl Outbox {
 /// transaction, shared with the other turn writes queued at the time (see `turn_write_batch`).
 async fn enqueue_answer_sqlite(pools: &SqlitePools, reply: ReplyWrite) -> Result<ReplyOutcome, StoreError> {
     let in_reply_to = reply.in_reply_to;
-    if let TurnWritten::Reply(Some((message_id, outbox_id))) =
+    if let TurnWritten::Reply(Some((message_id, outbox_id, follows))) =
         pools.turn_writes.write(TurnWrite::Reply(reply), "enqueue reply").await?
     {
         return Ok(ReplyOutcome::Queued(QueuedReply {
             message_id: MessageId(message_id),
             outbox_id: OutboxId(outbox_id),
+            follows: follows.map(MessageId),
         }));
     }
     let (message_id, outbox_id): (i64, i64) = sqlx::query_as(QUEUED_REPLY_TO)
@@ -386,5 +407,9 @@ async fn enqueue_answer_sqlite(pools: &SqlitePools, reply: ReplyWrite) -> Result
         .fetch_one(&pools.writer)
         .await
         .map_err(StoreError::query("enqueue reply"))?;
-    Ok(ReplyOutcome::AlreadyQueued(QueuedReply { message_id: MessageId(message_id), outbox_id: OutboxId(outbox_id) }))
+    Ok(ReplyOutcome::AlreadyQueued(QueuedReply {
+        message_id: MessageId(message_id),
+        outbox_id: OutboxId(outbox_id),
+        follows: None,
+    }))
 }

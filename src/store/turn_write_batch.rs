@@ -61,8 +61,8 @@ pub(crate) enum TurnWrite {
 /// message already had a reply); for a delivery mark whether its outbox entry exists.
 #[derive(Debug)]
 pub(crate) enum TurnWritten {
-    Inbound(Option<(i64, i64)>),
-    Reply(Option<(i64, i64)>),
+    Inbound(Option<(i64, i64, Option<i64>)>),
+    Reply(Option<(i64, i64, Option<i64>)>),
     Mark(bool),
 }
 
@@ -215,7 +215,7 @@ async fn run_part(
                 .bind(&message.sender)
                 .bind(&message.body)
                 .bind(message.now_ms);
-            let rows: Vec<(i64, i64)> = connection.fetch_part(query, part).await?;
+            let rows: Vec<(i64, i64, Option<i64>)> = connection.fetch_part(query, part).await?;
             Ok(TurnWritten::Inbound(rows.into_iter().next()))
         }
         TurnWrite::Reply(reply) => {
@@ -235,9 +235,9 @@ async fn run_part(
                 .bind(reply.input_tokens)
                 .bind(reply.output_tokens)
                 .bind(reply.answered_status);
-            let ids: Vec<(i64,)> = connection.fetch_part(query, part).await?;
+            let ids: Vec<(i64, Option<i64>)> = connection.fetch_part(query, part).await?;
             Ok(TurnWritten::Reply(match ids[..] {
-                [(message_id,), (outbox_id,)] => Some((message_id, outbox_id)),
+                [(message_id, follows), (outbox_id, _)] => Some((message_id, outbox_id, follows)),
                 _ => None,
             }))
         }
@@ -249,28 +249,32 @@ async fn run_part(
 }
 
 /// Stores a new inbound message in the conversation `($1, $2)` if that exists and the message `($1, $3)` is not
-/// stored yet; returns the message's id and its conversation's. The common case in one statement; no row back
-/// means a first message or a redelivery, which `inbound` sorts out in a transaction of its own.
+/// stored yet; returns the message's id, its conversation's and the id of the conversation's message before it
+/// (see `InboundOutcome::Inserted`). The common case in one statement; no row back means a first message or a
+/// redelivery, which `inbound` sorts out in a transaction of its own.
 macro_rules! insert_inbound_sql {
     () => {
         "INSERT INTO messages (conversation_id, channel, external_conversation_id, platform_message_id, direction, \
          role, status, sender, body, created_at_ms) \
          SELECT id, channel, external_id, $3, 'inbound', 'user', 'received', $4, $5, $6 FROM conversations \
          WHERE channel = $1 AND external_id = $2 \
-         ON CONFLICT (channel, platform_message_id) DO NOTHING RETURNING id, conversation_id"
+         ON CONFLICT (channel, platform_message_id) DO NOTHING \
+         RETURNING id, conversation_id, (SELECT max(earlier.id) FROM messages earlier \
+             WHERE earlier.conversation_id = messages.conversation_id AND earlier.id < messages.id)"
     };
 }
 
-/// Files a reply and its outbox entry, returning both ids, or nothing when message `$6` already has a reply: the
+/// Files a reply and its outbox entry, returning both ids (the reply's with the id of the conversation's message
+/// before it), or nothing when message `$6` already has a reply: the
 /// outbox insert runs only if the reply insert changed a row. The answered message's status is set either way (a
 /// redone turn's caller sets it too).
 macro_rules! file_reply_sql {
     () => {
         concat!(
-            insert_reply_sql!(),
+            insert_reply_sql!(with_follows),
             "; ",
             "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
-             SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id; \
+             SELECT last_insert_rowid(), $2, $3, $5, $5 WHERE changes() = 1 RETURNING id, NULL; \
              UPDATE messages SET status = $9 WHERE id = $6 AND $9 IS NOT NULL"
         )
     };
@@ -361,7 +365,8 @@ mod tests {
             sender: Some("user"),
             body: "hi",
         };
-        let Ok(InboundOutcome::Inserted { conversation_id, message_id }) = store.inbound().record_inbound(&first).await
+        let Ok(InboundOutcome::Inserted { conversation_id, message_id, .. }) =
+            store.inbound().record_inbound(&first).await
         else {
             panic!("first message not stored");
         };

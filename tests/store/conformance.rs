@@ -35,6 +35,7 @@ on_both_backends!(
     concurrent_redelivery_inserts_once,
     concurrent_first_messages_share_one_new_conversation,
     conversation_activity_follows_its_newest_message,
+    stored_messages_name_the_message_they_follow,
     outbox_claim_lease_and_delivery,
     concurrent_delivery_marks_each_land,
     turn_usage_is_stored_with_the_reply,
@@ -50,6 +51,38 @@ on_both_backends!(
     wrong_master_key_is_refused,
     newer_schema_is_refused,
 );
+
+/// On SQLite a new message and a filed reply say which message of their conversation came just before them, read in
+/// the transaction that stored them, so a session can add them to the history it holds. PostgreSQL ids may commit
+/// out of order, so there the store never vouches for it.
+async fn stored_messages_name_the_message_they_follow(t: &TestStore) {
+    let inbound_store = t.store.inbound();
+    let record = |platform_id: &'static str, chat: &'static str| {
+        let inbound_store = inbound_store.clone();
+        async move {
+            match inbound_store.record_inbound(&inbound("api", chat, platform_id, "text")).await.unwrap() {
+                InboundOutcome::Inserted { message_id, follows, .. } => (message_id, follows),
+                duplicate => panic!("{platform_id} was stored before: {duplicate:?}"),
+            }
+        }
+    };
+    let (first, first_follows) = record("f-1", "follows").await;
+    let (second, second_follows) = record("f-2", "follows").await;
+    let (elsewhere, _) = record("o-1", "other-chat").await;
+    let (third, third_follows) = record("f-3", "follows").await;
+    assert!(elsewhere > second && third > elsewhere, "ids interleave across conversations");
+    let conversation = t.store.conversations().get_or_create("api", "follows").await.unwrap();
+    let ReplyOutcome::Queued(reply) =
+        t.store.outbox().enqueue_reply(conversation, Some(third), "answer").await.unwrap()
+    else {
+        panic!("the reply was filed before");
+    };
+    let followed = [first_follows, second_follows, third_follows, reply.follows];
+    match t.backend() {
+        Backend::Sqlite => assert_eq!(followed, [None, Some(first), Some(second), Some(third)]),
+        Backend::Postgres => assert_eq!(followed, [None; 4]),
+    }
+}
 
 async fn conversations_and_history(t: &TestStore) {
     let conversations = t.store.conversations();
@@ -93,7 +126,9 @@ async fn conversations_and_history(t: &TestStore) {
 async fn inbound_redelivery_is_recognised(t: &TestStore) {
     let inbound_store = t.store.inbound();
     let first = inbound_store.record_inbound(&inbound("telegram", "chat-9", "9:100", UNICODE)).await.unwrap();
-    let InboundOutcome::Inserted { conversation_id, message_id } = first else { panic!("first delivery: {first:?}") };
+    let InboundOutcome::Inserted { conversation_id, message_id, .. } = first else {
+        panic!("first delivery: {first:?}")
+    };
     let again = inbound_store.record_inbound(&inbound("telegram", "chat-9", "9:100", "changed body")).await.unwrap();
     assert_eq!(again, InboundOutcome::Duplicate { conversation_id, message_id });
     // Same platform id on another channel is a different message.
@@ -187,7 +222,7 @@ async fn concurrent_first_messages_share_one_new_conversation(t: &TestStore) {
         for task in tasks {
             for outcome in task.await.unwrap() {
                 match outcome.unwrap() {
-                    InboundOutcome::Inserted { conversation_id, message_id } => {
+                    InboundOutcome::Inserted { conversation_id, message_id, .. } => {
                         conversations.insert(conversation_id);
                         messages.insert(message_id);
                     }
@@ -309,7 +344,7 @@ async fn concurrent_delivery_marks_each_land(t: &TestStore) {
 async fn turn_usage_is_stored_with_the_reply(t: &TestStore) {
     let inbound_store = t.store.inbound();
     let outcome = inbound_store.record_inbound(&inbound("api", "usage", "u-1", "question")).await.unwrap();
-    let InboundOutcome::Inserted { conversation_id, message_id } = outcome else { panic!("{outcome:?}") };
+    let InboundOutcome::Inserted { conversation_id, message_id, .. } = outcome else { panic!("{outcome:?}") };
     let usage = TokenUsage { input_tokens: 1_234, output_tokens: 56 };
     let outbox = t.store.outbox();
     let processed = Some(MessageStatus::Processed);

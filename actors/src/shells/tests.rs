@@ -70,6 +70,7 @@ fn inbound(conversation: &str, text: &str) -> Inbound {
         record_id: NEXT_RECORD_ID.fetch_add(1, Ordering::Relaxed),
         sender: "tester".into(),
         text: text.into(),
+        follows: None,
     }
 }
 

@@ -158,6 +158,7 @@ impl InboundSink for MemoryStore {
                 record_id,
                 sender: message.sender,
                 text: message.text,
+                follows: None,
             };
             inner.recorded.push(inbound.clone());
             Ok(Recorded::Inserted(inbound))

@@ -2,9 +2,11 @@
 //! `POST /v1/chat/completions` to a real `chitin run --no-repl` process whose model is a fake that answers at once.
 //!
 //! Run with `cargo bench --bench agent`. Prints p50/p95/p99 per-turn latency (HTTP in, store, session actor,
-//! model call, reply filed, HTTP out), throughput, and peak RSS. Chitin runs as its own process so its peak RSS
-//! (`VmHWM` of that process) is Chitin's alone; the fake model and the load-generating clients live in this one.
-//! The fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only; other `CHITIN_*` variables
+//! model call, reply filed, HTTP out), throughput, peak RSS, and the CPU time each process used per turn. Chitin runs
+//! as its own process so its peak RSS (`VmHWM` of that process) and CPU time are Chitin's alone; the fake model and
+//! the load-generating clients live in this one, on the same cores. CPU per turn is what the throughput at N = 256
+//! is bought with, and Chitin's context switches per turn show how often its threads hand work to one another. The
+//! fake keeps no request bodies. Set `CHITIN_BENCH_N=1,8` to run some sizes only; other `CHITIN_*` variables
 //! are passed to Chitin, to compare settings.
 //!
 //! The workspace holds only the identity files, as on a new install, so no turn searches memory (see
@@ -39,6 +41,51 @@ fn peak_rss_kib(pid: &str) -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Resident memory of process `pid` now, as (anonymous, file-backed) KiB: the file-backed part is mostly the
+/// mapped binary, which the kernel maps in larger or smaller pieces from one machine to the next.
+fn rss_split_kib(pid: &str) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+/// CPU time (user + system) process `pid` has used so far. `/proc` counts it in USER_HZ ticks, which Linux
+/// fixes at 100 a second for user space.
+fn cpu_time(pid: &str) -> Duration {
+    const TICKS_PER_SECOND: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces: state is the first, utime the
+    // 12th and stime the 13th.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let ticks: u64 = after_name.split_whitespace().skip(11).take(2).filter_map(|field| field.parse::<u64>().ok()).sum();
+    Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND)
+}
+
+/// Context switches (voluntary and not) of all of process `pid`'s current threads so far. Each one a turn causes is
+/// a thread handing work to another, which costs far more CPU on a virtual machine than the work often does.
+fn context_switches(pid: &str) -> u64 {
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    threads
+        .flatten()
+        .filter_map(|thread| std::fs::read_to_string(thread.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| {
+                    line.starts_with("voluntary_ctxt_switches:") || line.starts_with("nonvoluntary_ctxt_switches:")
+                })
+                .filter_map(|line| line.split_whitespace().nth(1).and_then(|count| count.parse::<u64>().ok()))
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 fn load_average() -> String {
@@ -78,6 +125,8 @@ fn spawn_chitin(dir: &std::path::Path, port: u16, base_url: &str) -> Child {
 
 async fn round(client: &reqwest::Client, url: &str, conversations: usize, chitin_pid: &str) {
     let load_before = load_average();
+    let (chitin_cpu_before, bench_cpu_before) = (cpu_time(chitin_pid), cpu_time("self"));
+    let switches_before = context_switches(chitin_pid);
     let started = Instant::now();
     let tasks: Vec<_> = (0..conversations)
         .map(|n| {
@@ -106,15 +155,23 @@ async fn round(client: &reqwest::Client, url: &str, conversations: usize, chitin
         samples.extend(task.await.expect("conversation"));
     }
     let elapsed = started.elapsed();
+    let per_turn = |used: Duration| used.as_secs_f64() * 1e6 / samples.len() as f64;
+    let chitin_cpu = per_turn(cpu_time(chitin_pid).saturating_sub(chitin_cpu_before));
+    let bench_cpu = per_turn(cpu_time("self").saturating_sub(bench_cpu_before));
+    let switches = context_switches(chitin_pid).saturating_sub(switches_before) as f64 / samples.len() as f64;
+    let (anon_kib, file_kib) = rss_split_kib(chitin_pid);
     samples.sort();
     println!(
-        "N={conversations:>3}: p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  {:>6.0} turns/s  chitin peak RSS {} MiB  \
-         (bench process {} MiB)  load {load_before} -> {}",
+        "N={conversations:>3}: p50 {:>9.2?}  p95 {:>9.2?}  p99 {:>9.2?}  {:>6.0} turns/s  chitin peak RSS {} MiB \
+         (now {} anon + {} file)  CPU/turn: chitin {chitin_cpu:.0} µs, bench {bench_cpu:.0} µs  \
+         chitin context switches/turn {switches:.1}  (bench process {} MiB)  load {load_before} -> {}",
         percentile(&samples, 0.50),
         percentile(&samples, 0.95),
         percentile(&samples, 0.99),
         samples.len() as f64 / elapsed.as_secs_f64(),
         peak_rss_kib(chitin_pid) / 1024,
+        anon_kib / 1024,
+        file_kib / 1024,
         peak_rss_kib("self") / 1024,
         load_average(),
     );

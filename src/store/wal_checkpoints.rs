@@ -8,10 +8,11 @@
 //! Here the writer connection's WAL hook only watches each commit's WAL size. Past 1,000 frames it wakes a task
 //! that checkpoints (PASSIVE) from a connection of its own, while the writer goes on committing. Such a pass
 //! cannot leave the WAL empty while commits keep coming, and SQLite only starts the WAL over from its beginning
-//! once every frame is in the database file, so the writer finishes the job: when the frames the pass left behind
-//! are few, the next commit checkpoints them inline, a copy of at most [`FINISH_INLINE_FRAMES`] pages, and the
-//! following write restarts the WAL. If the task falls behind or fails, the writer checkpoints inline once the WAL
-//! holds [`CHECKPOINT_INLINE_FRAMES`], so the WAL stays bounded whatever happens.
+//! in a write that began with every frame in the database file, so the writer finishes the job: when the frames
+//! the pass did not copy (those committed while it ran, at least) are few, the next commit checkpoints them
+//! inline, a copy of at most [`FINISH_INLINE_FRAMES`] pages, and the following write restarts the WAL. If the task
+//! falls behind or fails, the writer checkpoints inline once the WAL holds [`CHECKPOINT_INLINE_FRAMES`], so the WAL
+//! stays bounded whatever happens.
 
 use std::ffi::{c_char, c_int, c_void};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ const IDLE_CONNECTION: Duration = Duration::from_secs(60);
 /// What the writer's WAL hook and the checkpoint task share.
 #[derive(Debug, Default)]
 pub(crate) struct WalWatch {
-    /// Frames a pass copied when it could not copy them all; 0 when no pass left work behind.
+    /// Frames the last pass copied; 0 when it copied none, or once the writer finished its work.
     backfilled: AtomicU32,
     /// The WAL's size after the previous commit: a smaller one means the WAL started over since.
     last_frames: AtomicU32,
@@ -65,6 +66,18 @@ impl WalWatch {
             self.wake.notify_one();
             Action::WokeTask
         }
+    }
+
+    /// Runs on the checkpoint task after a pass that left `copied` frames of the WAL in the database file.
+    ///
+    /// A pass that copied every frame still leaves work for the writer: by the time it ends, the writer has
+    /// usually begun its next transaction on a snapshot that includes frames of its own, and SQLite starts the WAL
+    /// over only in a transaction that began with every frame copied. So what was copied is kept either way, and
+    /// the writer's next commit copies the few frames added since and lets the write after it restart the WAL.
+    /// (Keeping nothing after a complete pass made each later commit wake another pass for its few new frames,
+    /// until a write happened to begin between a pass and the next commit.)
+    fn after_pass(&self, copied: i64) {
+        self.backfilled.store(u32::try_from(copied).unwrap_or(0), Ordering::Relaxed);
     }
 }
 
@@ -153,10 +166,7 @@ async fn run(pool: SqlitePool, watch: Arc<WalWatch>, mut stopped: oneshot::Recei
         match checkpoint(&pool).await {
             Ok((frames, copied)) => {
                 tracing::debug!(frames, copied, "checkpointed the WAL");
-                let left_behind = copied > 0 && copied < frames;
-                watch
-                    .backfilled
-                    .store(if left_behind { u32::try_from(copied).unwrap_or(0) } else { 0 }, Ordering::Relaxed);
+                watch.after_pass(copied);
             }
             Err(sqlx::Error::PoolClosed) => break,
             Err(error) => tracing::warn!(
@@ -195,6 +205,24 @@ mod tests {
         watch.backfilled.store(CHECKPOINT_AFTER_FRAMES, Ordering::Relaxed);
         assert_eq!(watch.after_commit(CHECKPOINT_AFTER_FRAMES + 100), Action::CheckpointInline);
         assert_eq!(watch.backfilled.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_commit_after_a_complete_pass_copies_what_came_since_instead_of_waking_another_pass() {
+        let watch = WalWatch::default();
+        assert_eq!(watch.after_commit(1009), Action::WokeTask);
+        // The pass copied all 1,009 frames, while the writer's next transaction was already running.
+        watch.after_pass(1009);
+        assert_eq!(watch.after_commit(1013), Action::CheckpointInline);
+        assert_eq!(watch.after_commit(3), Action::Nothing, "the WAL started over");
+    }
+
+    #[test]
+    fn a_pass_that_copied_nothing_leaves_the_task_to_try_again() {
+        let watch = WalWatch::default();
+        watch.after_commit(1200);
+        watch.after_pass(0);
+        assert_eq!(watch.after_commit(1210), Action::WokeTask);
     }
 
     #[test]

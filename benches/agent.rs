@@ -33,28 +33,25 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Peak resident set (`VmHWM`) of process `pid` (`self` for this one), in KiB.
-fn peak_rss_kib(pid: &str) -> u64 {
+/// A `kB` field of `/proc/{pid}/status` (`self` for this process), e.g. `VmHWM`; 0 when it cannot be read.
+fn status_kib(pid: &str, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Peak resident set (`VmHWM`) of process `pid`, in KiB.
+fn peak_rss_kib(pid: &str) -> u64 {
+    status_kib(pid, "VmHWM")
 }
 
 /// Resident memory of process `pid` now, as (anonymous, file-backed) KiB: the file-backed part is mostly the
 /// mapped binary, which the kernel maps in larger or smaller pieces from one machine to the next.
 fn rss_split_kib(pid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    };
-    (field("RssAnon:"), field("RssFile:"))
+    (status_kib(pid, "RssAnon"), status_kib(pid, "RssFile"))
 }
 
 /// CPU time (user + system) process `pid` has used so far. `/proc` counts it in USER_HZ ticks, which Linux

@@ -73,14 +73,14 @@ fn context_switches(pid: &str) -> u64 {
     threads
         .flatten()
         .filter_map(|thread| std::fs::read_to_string(thread.path().join("status")).ok())
-        .flat_map(|status| {
+        .map(|status| {
             status
                 .lines()
                 .filter(|line| {
                     line.starts_with("voluntary_ctxt_switches:") || line.starts_with("nonvoluntary_ctxt_switches:")
                 })
-                .filter_map(|line| line.split_whitespace().nth(1).and_then(|count| count.parse::<u64>().ok()))
-                .collect::<Vec<_>>()
+                .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
         })
         .sum()
 }

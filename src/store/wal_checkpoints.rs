@@ -221,8 +221,12 @@ mod tests {
     fn a_pass_that_copied_nothing_leaves_the_task_to_try_again() {
         let watch = WalWatch::default();
         watch.after_commit(1200);
-        watch.after_pass(0);
-        assert_eq!(watch.after_commit(1210), Action::WokeTask);
+        // An earlier pass copied 1,150 frames; the latest copied none (0), or could not run at all (-1).
+        for nothing in [0, -1] {
+            watch.after_pass(1150);
+            watch.after_pass(nothing);
+            assert_eq!(watch.after_commit(1210), Action::WokeTask, "after a pass that returned {nothing}");
+        }
     }
 
     #[test]

@@ -42,6 +42,7 @@ mod sqlite_script;
 mod stats;
 mod tools;
 mod turn_write_batch;
+mod turn_write_script;
 mod wal_checkpoints;
 mod writer_connection;
 

@@ -4,10 +4,11 @@
 //! Each was a commit of its own. A commit appends every page it touched to the WAL, and SQLCipher encrypts and
 //! authenticates each of those pages: under load the newest pages of `messages` and `outbox` and their indexes
 //! were encrypted and written again for every single message, which made the WAL appends over a third of the
-//! single writer thread's time. Here the writes that queue behind a running batch go out together, still one
-//! command each on the writer connection (the first also begins the transaction, the last also commits it; all the
-//! batch's delivery marks are one command), so a batch costs one commit. A lone write runs exactly as before: one
-//! command, its own commit. Each caller is answered only once its batch has committed.
+//! single writer thread's time. Here the writes that queue behind a running batch go out together as one command
+//! (`turn_write_script`), so a batch costs one commit and one round trip to the writer thread. A lone write, and a
+//! batch holding a reply that answers no message, go command by command (the first also begins the transaction,
+//! the last also commits it; all the batch's delivery marks are one command). Each caller is answered only once its
+//! batch has committed.
 //!
 //! When a command of a batch fails, the batch is rolled back and its writes are retried one by one, so one bad
 //! write fails only its own caller.
@@ -22,6 +23,7 @@ use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
 use super::inbound_batch::InboundRow;
 use super::outbox::insert_reply_sql;
 use super::sqlite_script::{ScriptConnection, TransactionPart};
+use super::turn_write_script;
 
 /// Most writes one transaction carries.
 const MAX_BATCH: usize = 64;
@@ -123,6 +125,9 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
 /// Runs `writes` as one transaction (a single write as its own) and returns what each returned: the inbound
 /// messages and replies in the order they queued, then all delivery marks in one command.
 async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
+    if writes.len() > 1 && writes.iter().all(turn_write_script::fits) {
+        return turn_write_script::write_batch(writer, writes).await;
+    }
     let marks = marks_of(writes);
     let parts = writes.len() - marks.len() + usize::from(!marks.is_empty());
     let mut connection = ScriptConnection::acquire(writer).await?;
@@ -313,7 +318,7 @@ mod tests {
     use super::*;
     use crate::crypto::MasterKey;
     use crate::store::db::Db;
-    use crate::store::{DatabaseConfig, InboundMessage, InboundOutcome, Store};
+    use crate::store::{ConversationId, DatabaseConfig, InboundMessage, InboundOutcome, MessageId, Store};
 
     fn inbound(platform_message_id: &str) -> TurnWrite {
         TurnWrite::Inbound(InboundRow {
@@ -352,12 +357,10 @@ mod tests {
         futures::future::join_all(writes.into_iter().map(|write| batcher.write(write, "test write"))).await
     }
 
-    #[tokio::test(flavor = "current_thread")]
-    async fn a_batch_answers_each_write_and_a_failed_one_fails_alone() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::connect(&DatabaseConfig::default(), dir.path(), &MasterKey::from_bytes([5; 32]))
-            .await
-            .expect("store");
+    /// A new SQLite store in `dir` whose conversation `api`/`batch` holds message `m-1` ("hi").
+    async fn store_with_first_message(dir: &std::path::Path, key: u8) -> (Store, ConversationId, MessageId) {
+        let store =
+            Store::connect(&DatabaseConfig::default(), dir, &MasterKey::from_bytes([key; 32])).await.expect("store");
         let first = InboundMessage {
             channel: "api",
             external_conversation_id: "batch",
@@ -370,6 +373,13 @@ mod tests {
         else {
             panic!("first message not stored");
         };
+        (store, conversation_id, message_id)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_batch_answers_each_write_and_a_failed_one_fails_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, conversation_id, message_id) = store_with_first_message(dir.path(), 5).await;
         let Db::Sqlite(pools) = &store.shared.db else { panic!("sqlite store expected") };
         let (conversation, answered) = (conversation_id.0, message_id.0);
 
@@ -387,7 +397,13 @@ mod tests {
         assert!(matches!(together.next(), Some(TurnWritten::Mark(false))), "an unknown outbox entry is not marked");
         let third = ids(together.next());
         assert_eq!(second.1, conversation, "the inbound message joins its conversation");
-        assert!(filed.0 > second.0 && third.0 > filed.0, "the writes ran in the order they queued");
+        // Writes of one batch were queued together, so they may be stored in any order; each is told the message
+        // stored just before it in its conversation.
+        let mut stored = [(second.0, second.2), (filed.0, filed.2), (third.0, third.2)];
+        stored.sort();
+        assert_eq!(stored[0].1, Some(answered), "{stored:?}");
+        assert_eq!(stored[1].1, Some(stored[0].0), "{stored:?}");
+        assert_eq!(stored[2].1, Some(stored[1].0), "{stored:?}");
 
         // A reply to a message that does not exist breaks a foreign key: the batch is undone and rewritten write by
         // write, so only that caller sees an error and the others get exactly what they would have alone.
@@ -418,6 +434,66 @@ mod tests {
         let stored_reply = history.iter().find(|message| message.id.0 == filed.0).expect("the reply");
         assert_eq!(stored_reply.status, crate::store::MessageStatus::Delivered);
         assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 0);
+        store.close().await;
+    }
+
+    /// The one-command script directly (the batcher falls back to writing each write alone when a batch fails, which
+    /// would hide a broken script): repeated writes within one batch, an unknown conversation, and a mark.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_batch_script_answers_each_write_as_it_would_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, conversation_id, message_id) = store_with_first_message(dir.path(), 6).await;
+        let Db::Sqlite(pools) = &store.shared.db else { panic!("sqlite store expected") };
+        let (conversation, answered) = (conversation_id.0, message_id.0);
+        let mut stranger = inbound("m-9");
+        if let TurnWrite::Inbound(row) = &mut stranger {
+            row.external_conversation_id = "nobody".into();
+        }
+
+        let writes = [
+            reply(conversation, answered),
+            inbound("m-2"),
+            inbound("m-2"),
+            stranger,
+            reply(conversation, answered),
+            mark(i64::MAX),
+        ];
+        let written = turn_write_script::write_batch(&pools.writer, &writes).await.expect("the script runs");
+        let [
+            TurnWritten::Reply(Some((reply_id, outbox_id, reply_follows))),
+            TurnWritten::Inbound(Some((second_id, second_conversation, second_follows))),
+            TurnWritten::Inbound(None),
+            TurnWritten::Inbound(None),
+            TurnWritten::Reply(None),
+            TurnWritten::Mark(false),
+        ] = written[..]
+        else {
+            panic!("the first of each repeated write is stored, the rest and the stranger are not: {written:?}");
+        };
+        assert_eq!(second_conversation, conversation);
+        let mut stored = [(reply_id, reply_follows), (second_id, second_follows)];
+        stored.sort();
+        assert_eq!([stored[0].1, stored[1].1], [Some(answered), Some(stored[0].0)], "{stored:?}");
+        assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 1, "one outbox entry for one reply");
+
+        let written = turn_write_script::write_batch(&pools.writer, &[mark(outbox_id), inbound("m-3")])
+            .await
+            .expect("the script runs");
+        let [TurnWritten::Mark(true), TurnWritten::Inbound(Some((third_id, _, third_follows)))] = written[..] else {
+            panic!("the mark finds its entry and the message is stored: {written:?}");
+        };
+        assert_eq!(third_follows, Some(stored[1].0), "the new message follows the newest stored one");
+        assert_eq!(store.outbox().undelivered_count().await.expect("outbox"), 0);
+
+        let history = store.conversations().history(conversation_id, 20).await.expect("history");
+        let summary: Vec<_> =
+            history.iter().map(|message| (message.id.0, message.status, message.body.as_str())).collect();
+        use crate::store::MessageStatus::{Delivered, Processed, Received};
+        let expected_reply = (reply_id, Delivered, "answer");
+        assert!(summary.contains(&(answered, Processed, "hi")), "the answered message is processed: {summary:?}");
+        assert!(summary.contains(&expected_reply), "the reply is delivered: {summary:?}");
+        assert!(summary.contains(&(third_id, Received, "hello")), "{summary:?}");
+        assert_eq!(history.len(), 4, "{summary:?}");
         store.close().await;
     }
 }

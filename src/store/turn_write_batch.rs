@@ -122,8 +122,9 @@ async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
     }
 }
 
-/// Runs `writes` as one transaction (a single write as its own) and returns what each returned: the inbound
-/// messages and replies in the order they queued, then all delivery marks in one command.
+/// Runs `writes` as one transaction (a single write as its own) and returns what each returned, in queue order.
+/// Most batches are one command (`turn_write_script`); the rest run the inbound messages and replies in the order
+/// they queued, then all delivery marks in one command.
 async fn write_together(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
     if writes.len() > 1 && writes.iter().all(turn_write_script::fits) {
         return turn_write_script::write_batch(writer, writes).await;

@@ -82,7 +82,7 @@ pub(crate) fn history_since_summary(stored: &[HeldMessage]) -> PromptHistory {
         .filter(|message| message.id.0 > through && message.role != Role::System)
         .filter_map(|message| match message.role {
             // `&str` into `String` is one allocation of the exact size; `to_string` on the boxed body went through
-            // the formatting machinery and grew its buffer (this function was 6 % of Chitin's CPU at 256 conversations).
+            // the formatting machinery and grew its buffer (this function was 6 % of Chitin's CPU at N = 256).
             Role::User => Some((message.id.0, ChatMessage::user(&*message.body))),
             Role::Assistant => Some((message.id.0, ChatMessage::assistant(&*message.body))),
             Role::Tool | Role::System => None,

@@ -138,7 +138,8 @@ const BATCH_SCRIPT: &str = concat!(
      SELECT c.id, c.channel, c.external_id, json_extract(w.value, '$[2]'), 'inbound', 'user', 'received', \
          json_extract(w.value, '$[3]'), unhex(json_extract(w.value, '$[4]')), json_extract(w.value, '$[5]') \
      FROM json_each($1) w \
-     JOIN conversations c ON c.channel = json_extract(w.value, '$[0]') AND c.external_id = json_extract(w.value, '$[1]') \
+     JOIN conversations c \
+         ON c.channel = json_extract(w.value, '$[0]') AND c.external_id = json_extract(w.value, '$[1]') \
      WHERE true ORDER BY w.key \
      ON CONFLICT (channel, platform_message_id) DO NOTHING \
      RETURNING 0, id, conversation_id, ",
@@ -157,14 +158,16 @@ const BATCH_SCRIPT: &str = concat!(
     "INSERT INTO outbox (message_id, channel, external_conversation_id, next_attempt_at_ms, created_at_ms) \
      SELECT m.id, m.channel, m.external_conversation_id, json_extract(w.value, '$[4]'), json_extract(w.value, '$[4]') \
      FROM json_each($2) w \
-     JOIN messages m ON m.in_reply_to = json_extract(w.value, '$[5]') AND m.body = unhex(json_extract(w.value, '$[3]')) \
+     JOIN messages m \
+         ON m.in_reply_to = json_extract(w.value, '$[5]') AND m.body = unhex(json_extract(w.value, '$[3]')) \
      WHERE true ORDER BY w.key \
      ON CONFLICT (message_id) DO NOTHING \
      RETURNING 2, id, message_id, NULL, NULL, NULL; ",
     "UPDATE messages SET status = (SELECT json_extract(w.value, '$[8]') FROM json_each($2) w \
          WHERE json_extract(w.value, '$[5]') = messages.id AND json_extract(w.value, '$[8]') IS NOT NULL \
          ORDER BY w.key DESC LIMIT 1) \
-     WHERE id IN (SELECT json_extract(value, '$[5]') FROM json_each($2) WHERE json_extract(value, '$[8]') IS NOT NULL); ",
+     WHERE id IN (SELECT json_extract(value, '$[5]') FROM json_each($2) \
+         WHERE json_extract(value, '$[8]') IS NOT NULL); ",
     "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $4), lease_until_ms = NULL \
      WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each($3)) \
      RETURNING 3, id, NULL, NULL, NULL, NULL; ",

@@ -126,18 +126,17 @@ impl Endpoint {
     /// which dominates cost and latency, can be logged for every call.
     fn request(&self, body: &impl Serialize, stream: bool) -> Result<reqwest::RequestBuilder, LlmError> {
         use std::sync::atomic::Ordering;
-        let mut buffer = Vec::with_capacity(self.last_body_bytes.load(Ordering::Relaxed) + BODY_SLACK);
-        serde_json::to_writer(&mut buffer, body)
+        let mut encoded = Vec::with_capacity(self.last_body_bytes.load(Ordering::Relaxed) + BODY_SLACK);
+        serde_json::to_writer(&mut encoded, body)
             .map_err(|source| LlmError::EncodeRequest { provider: self.provider.clone(), source })?;
-        self.last_body_bytes.store(buffer.len(), Ordering::Relaxed);
-        let body = buffer;
-        tracing::debug!(provider = %self.provider, prompt_bytes = body.len(), stream, "sending model request");
+        self.last_body_bytes.store(encoded.len(), Ordering::Relaxed);
+        tracing::debug!(provider = %self.provider, prompt_bytes = encoded.len(), stream, "sending model request");
         Ok(self
             .client
             .post(&self.url)
             .headers(self.headers.clone())
             .header(CONTENT_TYPE, "application/json")
-            .body(body))
+            .body(encoded))
     }
 
     fn timeout(&self) -> LlmError {

@@ -27,8 +27,13 @@ pub(super) fn fits(write: &TurnWrite) -> bool {
     !matches!(write, TurnWrite::Reply(ReplyWrite { in_reply_to: None, .. }))
 }
 
-/// A row the script returns: what it is (see the `KIND_` constants), then that kind's fields.
+/// A row the script returns: what it is (one of the `KIND_` constants, which `BATCH_SCRIPT` writes as the first
+/// `RETURNING` column of each statement), then that kind's fields.
 type Returned = (i64, i64, Option<i64>, Option<i64>, Option<String>, Option<String>);
+
+/// An inbound message the script stored: its channel and platform message id, then its id, its conversation's and
+/// the id of the message before it.
+type StoredInbound = (String, String, (i64, i64, Option<i64>));
 
 const KIND_INBOUND: i64 = 0;
 const KIND_REPLY: i64 = 1;
@@ -80,14 +85,15 @@ pub(super) async fn write_batch(writer: &SqlitePool, writes: &[TurnWrite]) -> Re
 
 /// What each write returned, in queue order, from the script's rows.
 fn match_to_writes(writes: &[TurnWrite], returned: Vec<Returned>) -> Vec<TurnWritten> {
-    let mut inbound: HashMap<(String, String), (i64, i64, Option<i64>)> = HashMap::new();
+    // A batch is small, so the stored inbound messages are a list searched by channel and platform message id.
+    let mut inbound: Vec<StoredInbound> = Vec::new();
     let mut replies: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
     let mut outbox: HashMap<i64, i64> = HashMap::new();
     let mut marked: HashSet<i64> = HashSet::new();
     for (kind, id, other, follows, channel, platform_message_id) in returned {
         match (kind, other, channel, platform_message_id) {
             (KIND_INBOUND, Some(conversation_id), Some(channel), Some(platform_message_id)) => {
-                inbound.insert((channel, platform_message_id), (id, conversation_id, follows));
+                inbound.push((channel, platform_message_id, (id, conversation_id, follows)));
             }
             (KIND_REPLY, Some(in_reply_to), ..) => {
                 replies.insert(in_reply_to, (id, follows));
@@ -104,9 +110,14 @@ fn match_to_writes(writes: &[TurnWrite], returned: Vec<Returned>) -> Vec<TurnWri
     writes
         .iter()
         .map(|write| match write {
-            TurnWrite::Inbound(row) => {
-                TurnWritten::Inbound(inbound.remove(&(row.channel.clone(), row.platform_message_id.clone())))
-            }
+            TurnWrite::Inbound(row) => TurnWritten::Inbound(
+                inbound
+                    .iter()
+                    .position(|(channel, platform_message_id, _)| {
+                        *channel == row.channel && *platform_message_id == row.platform_message_id
+                    })
+                    .map(|found| inbound.swap_remove(found).2),
+            ),
             TurnWrite::Reply(reply) => TurnWritten::Reply(reply.in_reply_to.and_then(|answered| {
                 let (message_id, follows) = replies.remove(&answered)?;
                 Some((message_id, *outbox.get(&message_id)?, follows))

@@ -27,6 +27,9 @@ pub(crate) type SseEvents = BoxStream<'static, Result<Event, LlmError>>;
 pub(crate) struct Endpoint {
     client: reqwest::Client,
     url: String,
+    /// `url` parsed once, as every request would parse it again; `None` when it does not parse, so the request
+    /// fails with reqwest's own error as before.
+    parsed_url: Option<reqwest::Url>,
     headers: HeaderMap,
     provider: ProviderId,
     request_timeout: Duration,
@@ -52,6 +55,7 @@ impl Endpoint {
             .map_err(|source| LlmError::ClientSetup { provider: provider.clone(), source })?;
         Ok(Endpoint {
             client,
+            parsed_url: reqwest::Url::parse(&url).ok(),
             url,
             headers,
             provider,
@@ -131,12 +135,11 @@ impl Endpoint {
             .map_err(|source| LlmError::EncodeRequest { provider: self.provider.clone(), source })?;
         self.last_body_bytes.store(encoded.len(), Ordering::Relaxed);
         tracing::debug!(provider = %self.provider, prompt_bytes = encoded.len(), stream, "sending model request");
-        Ok(self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .body(encoded))
+        let post = match &self.parsed_url {
+            Some(url) => self.client.post(url.clone()),
+            None => self.client.post(&self.url),
+        };
+        Ok(post.headers(self.headers.clone()).header(CONTENT_TYPE, "application/json").body(encoded))
     }
 
     fn timeout(&self) -> LlmError {

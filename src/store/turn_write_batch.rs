@@ -451,14 +451,14 @@ mod tests {
             row.external_conversation_id = "nobody".into();
         }
 
-        let writes = [
-            reply(conversation, answered),
-            inbound("m-2"),
-            inbound("m-2"),
-            stranger,
-            reply(conversation, answered),
-            mark(i64::MAX),
-        ];
+        // The first reply would mark the message failed, the repeated one processed: the last write's status wins.
+        let mut failing_reply = reply(conversation, answered);
+        if let TurnWrite::Reply(write) = &mut failing_reply {
+            write.answered_status = Some("failed");
+        }
+
+        let writes =
+            [failing_reply, inbound("m-2"), inbound("m-2"), stranger, reply(conversation, answered), mark(i64::MAX)];
         let written = turn_write_script::write_batch(&pools.writer, &writes).await.expect("the script runs");
         let [
             TurnWritten::Reply(Some((reply_id, outbox_id, reply_follows))),
@@ -491,7 +491,8 @@ mod tests {
             history.iter().map(|message| (message.id.0, message.status, message.body.as_str())).collect();
         use crate::store::MessageStatus::{Delivered, Processed, Received};
         let expected_reply = (reply_id, Delivered, "answer");
-        assert!(summary.contains(&(answered, Processed, "hi")), "the answered message is processed: {summary:?}");
+        let last_status = (answered, Processed, "hi");
+        assert!(summary.contains(&last_status), "the last write's status, processed, wins: {summary:?}");
         assert!(summary.contains(&expected_reply), "the reply is delivered: {summary:?}");
         assert!(summary.contains(&(third_id, Received, "hello")), "{summary:?}");
         assert_eq!(history.len(), 4, "{summary:?}");

@@ -174,11 +174,12 @@ const BATCH_SCRIPT: &str = concat!(
      WHERE true ORDER BY w.key \
      ON CONFLICT (message_id) DO NOTHING \
      RETURNING 2, id, message_id, NULL, NULL, NULL; ",
-    "UPDATE messages SET status = (SELECT json_extract(w.value, '$[8]') FROM json_each($2) w \
-         WHERE json_extract(w.value, '$[5]') = messages.id AND json_extract(w.value, '$[8]') IS NOT NULL \
-         ORDER BY w.key DESC LIMIT 1) \
-     WHERE id IN (SELECT json_extract(value, '$[5]') FROM json_each($2) \
-         WHERE json_extract(value, '$[8]') IS NOT NULL); ",
+    // One pass over the replies: with `max(key)` the bare `status` column is the last write's (SQLite's rule for a
+    // lone min/max aggregate). A subquery per answered message would read the whole array once per message.
+    "UPDATE messages SET status = answered.status \
+     FROM (SELECT json_extract(value, '$[5]') AS id, json_extract(value, '$[8]') AS status, max(key) \
+           FROM json_each($2) WHERE json_extract(value, '$[8]') IS NOT NULL GROUP BY 1) AS answered \
+     WHERE messages.id = answered.id; ",
     "UPDATE outbox SET delivered_at_ms = COALESCE(delivered_at_ms, $4), lease_until_ms = NULL \
      WHERE id IN (SELECT json_extract(value, '$[0]') FROM json_each($3)) \
      RETURNING 3, id, NULL, NULL, NULL, NULL; ",

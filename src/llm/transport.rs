@@ -27,8 +27,8 @@ pub(crate) type SseEvents = BoxStream<'static, Result<Event, LlmError>>;
 pub(crate) struct Endpoint {
     client: reqwest::Client,
     url: String,
-    /// `url` parsed once, as every request would parse it again; `None` when it does not parse, so the request
-    /// fails with reqwest's own error as before.
+    /// `url` parsed once here rather than by every request; `None` when it does not parse, so each request still
+    /// fails with reqwest's own error.
     parsed_url: Option<reqwest::Url>,
     headers: HeaderMap,
     provider: ProviderId,

@@ -26,10 +26,9 @@ pub(crate) type SseEvents = BoxStream<'static, Result<Event, LlmError>>;
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
     client: reqwest::Client,
-    url: String,
-    /// `url` parsed once here rather than by every request; `None` when it does not parse, so each request still
-    /// fails with reqwest's own error.
-    parsed_url: Option<reqwest::Url>,
+    /// Where to post, parsed once here rather than by every request; the text when it does not parse, so each
+    /// request still fails with reqwest's own error.
+    url: Result<reqwest::Url, String>,
     headers: HeaderMap,
     provider: ProviderId,
     request_timeout: Duration,
@@ -55,8 +54,7 @@ impl Endpoint {
             .map_err(|source| LlmError::ClientSetup { provider: provider.clone(), source })?;
         Ok(Endpoint {
             client,
-            parsed_url: reqwest::Url::parse(&url).ok(),
-            url,
+            url: reqwest::Url::parse(&url).map_err(|_| url),
             headers,
             provider,
             request_timeout: settings.request_timeout,
@@ -135,9 +133,9 @@ impl Endpoint {
             .map_err(|source| LlmError::EncodeRequest { provider: self.provider.clone(), source })?;
         self.last_body_bytes.store(encoded.len(), Ordering::Relaxed);
         tracing::debug!(provider = %self.provider, prompt_bytes = encoded.len(), stream, "sending model request");
-        let post = match &self.parsed_url {
-            Some(url) => self.client.post(url.clone()),
-            None => self.client.post(&self.url),
+        let post = match &self.url {
+            Ok(url) => self.client.post(url.clone()),
+            Err(text) => self.client.post(text),
         };
         Ok(post.headers(self.headers.clone()).header(CONTENT_TYPE, "application/json").body(encoded))
     }

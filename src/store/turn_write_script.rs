@@ -15,7 +15,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
 use super::sqlite_script::{ScriptConnection, TransactionPart};
@@ -43,44 +42,50 @@ const KIND_MARK: i64 = 3;
 /// Runs `writes` (each of which [`fits`]) as one transaction in one command and returns what each returned, in
 /// queue order, as the per-write path would have.
 pub(super) async fn write_batch(writer: &SqlitePool, writes: &[TurnWrite]) -> Result<Vec<TurnWritten>, sqlx::Error> {
+    // Tuples serialize as JSON arrays, borrowing the writes' text.
     let (mut inbound, mut replies, mut marks) = (Vec::new(), Vec::new(), Vec::new());
     let mut marked_at_ms = i64::MAX;
     for write in writes {
         match write {
-            TurnWrite::Inbound(row) => inbound.push(json!([
-                row.channel,
-                row.external_conversation_id,
-                row.platform_message_id,
-                row.sender,
+            TurnWrite::Inbound(row) => inbound.push((
+                &row.channel,
+                &row.external_conversation_id,
+                &row.platform_message_id,
+                &row.sender,
                 hex::encode(&row.body),
                 row.now_ms,
-            ])),
-            TurnWrite::Reply(reply) => replies.push(json!([
+            )),
+            TurnWrite::Reply(reply) => replies.push((
                 reply.conversation_id,
-                reply.channel,
-                reply.external_conversation_id,
+                &reply.channel,
+                &reply.external_conversation_id,
                 hex::encode(&reply.sealed),
                 reply.now_ms,
                 reply.in_reply_to,
                 reply.input_tokens,
                 reply.output_tokens,
                 reply.answered_status,
-            ])),
+            )),
             TurnWrite::Mark(mark) => {
                 // A mark's time is the earliest of the batch's: they were all handed over by then.
                 marked_at_ms = marked_at_ms.min(mark.at_ms);
-                marks.push(json!([mark.outbox_id, mark.platform_message_id]));
+                marks.push((mark.outbox_id, &mark.platform_message_id));
             }
         }
     }
     let query = sqlx::query_as(BATCH_SCRIPT)
-        .bind(Value::Array(inbound).to_string())
-        .bind(Value::Array(replies).to_string())
-        .bind(Value::Array(marks).to_string())
+        .bind(json_rows(&inbound)?)
+        .bind(json_rows(&replies)?)
+        .bind(json_rows(&marks)?)
         .bind(marked_at_ms);
     let mut connection = ScriptConnection::acquire(writer).await?;
     let returned: Vec<Returned> = connection.fetch_part(query, TransactionPart::Whole).await?;
     Ok(match_to_writes(writes, returned))
+}
+
+/// `rows` as the JSON array of arrays `BATCH_SCRIPT` reads.
+fn json_rows(rows: &impl serde::Serialize) -> Result<String, sqlx::Error> {
+    serde_json::to_string(rows).map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
 
 /// What each write returned, in queue order, from the script's rows.

@@ -5,6 +5,7 @@
 //! states and backlogs in the store) are read when `/metrics` is scraped, so they can never drift.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use chitin_actors::{ActorState, HealthNode};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -40,6 +41,9 @@ pub const QUEUE_DEPTH: &str = "chitin_queue_depth";
 const TURN_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// How often recorded histogram samples are folded into their buckets (see [`spawn_upkeep`]).
+pub const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 
 /// Installs the recorder the first time it is called in this process; `None` when another recorder was
 /// installed first (then `/metrics` answers that metrics are unavailable instead of lying with zeros).
@@ -87,6 +91,23 @@ pub fn llm_tokens(input_tokens: u64, output_tokens: u64) {
 
 pub fn tool_called(tool: &str, outcome: &'static str) {
     metrics::counter!(TOOL_CALLS, "tool" => tool.to_owned(), "outcome" => outcome).increment(1);
+}
+
+/// Folds the histogram samples recorded since the last pass into their buckets, every `period` until the task is
+/// aborted.
+///
+/// The recorder keeps each sample (a turn's latency, 8 bytes and then some) until a pass or a scrape of `/metrics`
+/// folds it in. Nobody scrapes most installs, so without this a Chitin that runs for months would hold one sample per
+/// turn it ever ran.
+pub fn spawn_upkeep(handle: PrometheusHandle, period: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut passes = tokio::time::interval(period);
+        passes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            passes.tick().await;
+            handle.run_upkeep();
+        }
+    })
 }
 
 /// Refreshes the scrape-time gauges from the actor tree and the store, then renders the text format.

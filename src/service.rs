@@ -102,6 +102,8 @@ pub struct Service {
     job_waker: JoinHandle<()>,
     /// Submit-time checks and this node's wake-up for jobs submitted in-process.
     jobs: JobTools,
+    /// Folds recorded histogram samples into their buckets (`metrics::spawn_upkeep`); `None` without a recorder.
+    metrics_upkeep: Option<JoinHandle<()>>,
     /// SQLite: this process's claim on the database until the service is gone.
     _instance_lock: Option<InstanceLock>,
 }
@@ -230,7 +232,10 @@ impl Service {
             config.gateway.webhook_secret.as_ref().map(|s| s.expose().to_string()),
         );
         let status: Arc<TreeStatus> = Arc::new(TreeStatus { tree: Arc::clone(&tree), store: store.clone() });
-        let metrics = Arc::new(ServiceMetrics { handle: crate::metrics::install(), status: Arc::clone(&status) });
+        let metrics_handle = crate::metrics::install();
+        let metrics_upkeep =
+            metrics_handle.clone().map(|handle| crate::metrics::spawn_upkeep(handle, crate::metrics::UPKEEP_PERIOD));
+        let metrics = Arc::new(ServiceMetrics { handle: metrics_handle, status: Arc::clone(&status) });
         let web = Arc::new(ServiceWebPort { store: store.clone(), memory: web_memory, catalog });
         let routes = gateway::admin_routes(status.clone())
             .merge(gateway::web_routes(web, status.clone(), auth.clone()))
@@ -255,6 +260,7 @@ impl Service {
             stop_gateway,
             job_waker,
             jobs,
+            metrics_upkeep,
             _instance_lock: instance_lock,
         })
     }
@@ -309,6 +315,9 @@ impl Service {
         let _ = self.stop_gateway.send(());
         let tree_result = self.tree.shutdown(grace).await;
         self.job_waker.abort();
+        if let Some(upkeep) = self.metrics_upkeep {
+            upkeep.abort();
+        }
         match tokio::time::timeout(grace, self.gateway).await {
             Ok(Ok(Err(error))) => error!(%error, "gateway stopped with an error"),
             Ok(Err(join)) => error!(%join, "gateway task failed"),

@@ -40,14 +40,14 @@ impl OpenAiProvider {
     }
 
     async fn complete_inner(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body = to_wire(&self.model, request, false);
-        let completion: ChatCompletion = self.endpoint.post_json(&body).await?;
+        let body = self.endpoint.encode(&to_wire(&self.model, request, false))?;
+        let completion: ChatCompletion = self.endpoint.post_json(body).await?;
         from_wire(self.endpoint.provider(), completion)
     }
 
     async fn stream_inner(&self, request: &ChatRequest) -> Result<ChatStream, LlmError> {
-        let body = to_wire(&self.model, request, true);
-        let events = self.endpoint.post_sse(&body).await?;
+        let body = self.endpoint.encode(&to_wire(&self.model, request, true))?;
+        let events = self.endpoint.post_sse(body).await?;
         let provider = self.endpoint.provider().clone();
         Ok(streaming::decode(events, ChunkDecoder::new(provider)))
     }

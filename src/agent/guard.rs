@@ -8,19 +8,17 @@ use crate::safety::{
 };
 use crate::security_audit::SecurityDecision;
 
-/// Detectors built once and shared by every turn.
+/// Detectors built once and shared by every turn. The injection detector is the process-wide one, built by the
+/// first tool output: replies need only the leak scanner, and the compiled signals hold about 4 MB, which an
+/// install whose turns call no tools would otherwise carry for nothing.
 pub struct OutputGuard {
     leaks: LeakScanner,
-    injection: InjectionDetector,
 }
 
 impl OutputGuard {
     /// `stored` are the user's secrets: any of them (or an encoding of it) in output is caught exactly.
     pub fn new(stored: &[StoredSecret]) -> Result<Self, SafetyError> {
-        Ok(Self {
-            leaks: LeakScanner::shared_default()?.with_stored(stored)?,
-            injection: InjectionDetector::shared_default()?,
-        })
+        Ok(Self { leaks: LeakScanner::shared_default()?.with_stored(stored)? })
     }
 
     /// Credentials redacted, injection handled per policy, then wrapped as data; with the decisions taken, for
@@ -42,7 +40,16 @@ impl OutputGuard {
                 format!("[output withheld: it contained {} credential(s)]", findings.len())
             }
         };
-        let verdict = self.injection.assess(&output, ContentSource::ToolOutput);
+        let injection = match InjectionDetector::shared_default() {
+            Ok(injection) => injection,
+            // Only a broken build of the built-in signals gets here; output nobody could check is not passed on.
+            Err(error) => {
+                tracing::error!(%tool, %error, "tool output withheld: the injection detector could not be built");
+                let content = "[output withheld: the injection detector could not be built]";
+                return GuardedOutput { content: wrap_tool_output(tool, content), decisions, held: None };
+            }
+        };
+        let verdict = injection.assess(&output, ContentSource::ToolOutput);
         if verdict.action != Action::Allow {
             decisions.push(SecurityDecision::Injection {
                 source: ContentSource::ToolOutput,

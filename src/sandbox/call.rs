@@ -65,6 +65,8 @@ pub struct SandboxServices {
 /// Counters for `chitin status` and for tests that check the cache was used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SandboxStats {
+    /// Whether the wasmtime engine exists yet: it starts with the first tool loaded or inspected.
+    pub engine_started: bool,
     pub components_compiled: u64,
     pub components_loaded_from_cache: u64,
     pub tools_loaded: usize,

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
@@ -37,16 +37,34 @@ pub(crate) struct LoadedTool {
     calls: RateWindow,
 }
 
-struct SandboxInner {
+/// The wasmtime engine, its linker and the compiled-component cache. Built when the first component is
+/// prepared: an install with no WASM tools would otherwise keep the engine's code and heap resident (about
+/// 2 MiB) and its epoch thread waking every tick, for nothing.
+struct WasmEngine {
     engine: Engine,
     linker: Linker<HostState>,
     cache: ComponentCache,
+    // Kept for its Drop, which stops the ticker thread with the last handle.
+    _ticker: EpochTicker,
+}
+
+impl WasmEngine {
+    fn build(config: &SandboxConfig) -> Result<WasmEngine, SandboxError> {
+        let parts = engine::build(config)?;
+        let cache = ComponentCache::new(config.cache_dir.clone(), &parts.engine);
+        tracing::debug!(cache = %config.cache_dir.display(), "wasm engine started");
+        Ok(WasmEngine { engine: parts.engine, linker: parts.linker, cache, _ticker: parts.ticker })
+    }
+}
+
+struct SandboxInner {
+    wasm: OnceLock<Arc<WasmEngine>>,
+    /// Held while the engine is built, so two first loads build it once.
+    wasm_building: Mutex<()>,
     permits: Arc<Semaphore>,
     tools: RwLock<HashMap<ToolName, Arc<LoadedTool>>>,
     services: SandboxServices,
     config: SandboxConfig,
-    // Kept for its Drop, which stops the ticker thread with the last handle.
-    _ticker: EpochTicker,
 }
 
 /// The WASM tool runtime. Cheap to clone (one `Arc`), `Send + Sync`; a trap, timeout or host
@@ -57,27 +75,27 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox with no tools. The engine is started by the first `inspect` or `load_tool`, so a bad engine
+    /// configuration is reported there.
     pub fn new(config: SandboxConfig, services: SandboxServices) -> Result<Sandbox, SandboxError> {
-        let parts = engine::build(&config)?;
-        let cache = ComponentCache::new(config.cache_dir.clone(), &parts.engine);
         Ok(Sandbox {
             inner: Arc::new(SandboxInner {
-                engine: parts.engine,
-                linker: parts.linker,
-                cache,
+                wasm: OnceLock::new(),
+                wasm_building: Mutex::new(()),
                 permits: Arc::new(Semaphore::new(config.max_concurrent_calls.max(1))),
                 tools: RwLock::new(HashMap::new()),
                 services,
                 config,
-                _ticker: parts.ticker,
             }),
         })
     }
 
     pub fn stats(&self) -> SandboxStats {
+        let cache = self.inner.wasm.get().map(|wasm| &wasm.cache);
         SandboxStats {
-            components_compiled: self.inner.cache.compiled_count(),
-            components_loaded_from_cache: self.inner.cache.loaded_count(),
+            engine_started: cache.is_some(),
+            components_compiled: cache.map_or(0, ComponentCache::compiled_count),
+            components_loaded_from_cache: cache.map_or(0, ComponentCache::loaded_count),
             tools_loaded: self.read_tools().len(),
         }
     }
@@ -214,6 +232,19 @@ impl Sandbox {
         self.inner.config.max_invoke_depth
     }
 
+    /// The engine, started on first use.
+    fn wasm(&self) -> Result<&Arc<WasmEngine>, SandboxError> {
+        if let Some(wasm) = self.inner.wasm.get() {
+            return Ok(wasm);
+        }
+        let _building = self.inner.wasm_building.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(wasm) = self.inner.wasm.get() {
+            return Ok(wasm);
+        }
+        let built = WasmEngine::build(&self.inner.config)?;
+        Ok(self.inner.wasm.get_or_init(|| Arc::new(built)))
+    }
+
     fn read_tools(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ToolName, Arc<LoadedTool>>> {
         self.inner.tools.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -261,12 +292,13 @@ impl Sandbox {
             }
         }
         let hash = content_hash(&wasm);
-        let inner = Arc::clone(&self.inner);
+        let wasm_engine = self.wasm()?;
+        let compiler = Arc::clone(wasm_engine);
         let path = wasm_path.to_path_buf();
         let hash_for_compile = hash.clone();
         // Compiling is CPU-bound for up to seconds; keep it off the async workers.
         let (component, outcome) = tokio::task::spawn_blocking(move || {
-            inner.cache.load_or_compile(&inner.engine, &wasm, &hash_for_compile, &path)
+            compiler.cache.load_or_compile(&compiler.engine, &wasm, &hash_for_compile, &path)
         })
         .await
         .map_err(|error| SandboxError::Compile {
@@ -278,7 +310,7 @@ impl Sandbox {
             path: wasm_path.to_path_buf(),
             reason: format!("{error:#}"),
         };
-        let instance_pre = self.inner.linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let instance_pre = wasm_engine.linker.instantiate_pre(&component).map_err(wrong_world)?;
         let pre = ToolPre::new(instance_pre).map_err(wrong_world)?;
         let description = self.describe(&pre, manifest, wasm_path).await?;
         Ok((pre, description, hash))
@@ -325,7 +357,7 @@ impl Sandbox {
             .tables(64)
             .memories(16)
             .build();
-        let mut store = Store::new(&self.inner.engine, HostState::new(store_limits, scope));
+        let mut store = Store::new(&self.wasm()?.engine, HostState::new(store_limits, scope));
         store.limiter(|state| &mut state.limiter);
         store.set_fuel(limits.fuel).map_err(|error| SandboxError::Host {
             tool: tool.clone(),

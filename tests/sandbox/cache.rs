@@ -53,3 +53,27 @@ async fn a_cache_file_from_another_engine_configuration_is_recompiled() {
     let after = start_and_load(unoptimised).await;
     assert_eq!((after.components_compiled, after.components_loaded_from_cache), (1, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_starts_with_the_first_tool_and_only_once() {
+    let dir = tempfile::tempdir().expect("cache dir");
+    let sandbox = new_sandbox(config_with_cache(dir.path()), MapSecrets::with(&[]));
+    assert!(!sandbox.stats().engine_started, "a sandbox with no tools started wasmtime");
+    let unknown = call(&sandbox, "calc", json!({"expression": "1 + 1"})).await.expect_err("calc is not loaded yet");
+    assert_eq!(unknown.error.kind(), "unknown_tool", "{}", unknown.error);
+    assert!(!sandbox.stats().engine_started, "calling a tool that is not loaded started wasmtime");
+
+    // Two first loads on two threads share one engine and so one cache: both compilations are counted there.
+    let loads = ["calc", "json_query"].map(|tool| {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move { sandbox.load_tool(&wasm(tool), manifest(tool, "")).await })
+    });
+    for load in loads {
+        load.await.expect("load task").expect("load tool");
+    }
+    let stats = sandbox.stats();
+    assert!(stats.engine_started);
+    assert_eq!((stats.components_compiled, stats.tools_loaded), (2, 2));
+    let outcome = call(&sandbox, "calc", json!({"expression": "2 * 3"})).await.expect("call after load");
+    assert_eq!(outcome.output["value"].as_f64(), Some(6.0));
+}

@@ -104,6 +104,11 @@ fn rules_across_keys_are_checked() {
 
     let message = problems(load(&sources(None, &[("CHITIN_JOBS__WORKERS", "0")])).expect_err("zero workers"));
     assert!(message.contains("jobs.workers"), "{message}");
+
+    let message =
+        problems(load(&sources(None, &[("CHITIN_SANDBOX__MAX_CONCURRENT", "4096")])).expect_err("too many calls"));
+    assert!(message.contains("sandbox.max_concurrent") && message.contains("1024"), "{message}");
+    load(&sources(None, &[("CHITIN_SANDBOX__MAX_CONCURRENT", "1024")])).expect("the largest allowed");
 }
 
 #[test]

@@ -216,6 +216,14 @@ fn cross_checks(config: &Config) -> Vec<String> {
             problems.push(format!("  {key}: must be at least 1"));
         }
     }
+    // The engine is built by the first tool load, so a size it cannot reserve would otherwise surface only there.
+    if config.sandbox.max_concurrent > crate::sandbox::MAX_CONCURRENT_CALLS {
+        problems.push(format!(
+            "  sandbox.max_concurrent: {} is more than {}, the most concurrent tool calls the WASM engine can reserve room for",
+            config.sandbox.max_concurrent,
+            crate::sandbox::MAX_CONCURRENT_CALLS
+        ));
+    }
     channel_checks(config, &mut problems);
     if let Err(error) = config.memory.validate() {
         problems.push(format!("  memory: {error}"));

@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+/// Most calls a sandbox may run at once. Each one reserves address space for its instances' memories (about 4 GiB
+/// each, nothing resident); at 4,096 the engine cannot reserve it on x86-64 and no tool could load.
+pub const MAX_CONCURRENT_CALLS: usize = 1024;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {

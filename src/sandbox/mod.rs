@@ -31,7 +31,7 @@ pub use commands::{
     Approver, CapabilityRequest, InstallRequest, ToolInfoReport, ToolListEntry, load_installed, tool_info,
     tool_install, tool_list, tool_remove, tool_run,
 };
-pub use config::SandboxConfig;
+pub use config::{MAX_CONCURRENT_CALLS, SandboxConfig};
 pub use error::{CatalogError, ExecutionFailure, ManifestError, SandboxError};
 pub use limits::{Limits, RateLimits};
 pub use manifest::{HostPattern, HttpGrant, Injection, Manifest, SecretGrant, ToolName};

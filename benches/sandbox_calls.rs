@@ -47,7 +47,7 @@ fn build_tools() -> PathBuf {
 fn sandbox(cache_dir: &Path, max_concurrent_calls: usize) -> Sandbox {
     let config = SandboxConfig { cache_dir: cache_dir.to_path_buf(), max_concurrent_calls, ..SandboxConfig::default() };
     let services = SandboxServices { secrets: Arc::new(NoSecrets), leak_guard: Arc::new(RefuseMarker) };
-    Sandbox::new(config, services).expect("sandbox")
+    Sandbox::new(config, services)
 }
 
 fn calc_manifest() -> Manifest {

@@ -27,8 +27,7 @@ pub fn open_sandbox(
     };
     let leak_guard = ScannerLeakGuard::new(&stored_for_scanner(&secrets)).map_err(|error| error.to_string())?;
     let services = SandboxServices { secrets: Arc::new(SecretSnapshot(secrets)), leak_guard: Arc::new(leak_guard) };
-    let sandbox = Sandbox::new(config, services).map_err(|error| error.to_string())?;
-    Ok((sandbox, JsonFileCatalog::new(tools_dir.join("catalog.json")), tools_dir))
+    Ok((Sandbox::new(config, services), JsonFileCatalog::new(tools_dir.join("catalog.json")), tools_dir))
 }
 
 /// Blocks any credential the leak scanner finds in a tool's traffic, in either direction.

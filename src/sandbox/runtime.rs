@@ -77,8 +77,8 @@ pub struct Sandbox {
 impl Sandbox {
     /// A sandbox with no tools. The engine is started by the first `inspect` or `load_tool`, so a bad engine
     /// configuration is reported there.
-    pub fn new(config: SandboxConfig, services: SandboxServices) -> Result<Sandbox, SandboxError> {
-        Ok(Sandbox {
+    pub fn new(config: SandboxConfig, services: SandboxServices) -> Sandbox {
+        Sandbox {
             inner: Arc::new(SandboxInner {
                 wasm: OnceLock::new(),
                 wasm_building: Mutex::new(()),
@@ -87,7 +87,7 @@ impl Sandbox {
                 services,
                 config,
             }),
-        })
+        }
     }
 
     pub fn stats(&self) -> SandboxStats {

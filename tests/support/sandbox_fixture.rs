@@ -68,7 +68,7 @@ pub fn test_config() -> SandboxConfig {
 
 pub fn new_sandbox(config: SandboxConfig, secrets: Arc<MapSecrets>) -> Sandbox {
     let guard = LiteralLeakGuard { secrets: secrets.values() };
-    Sandbox::new(config, SandboxServices { secrets, leak_guard: Arc::new(guard) }).expect("sandbox")
+    Sandbox::new(config, SandboxServices { secrets, leak_guard: Arc::new(guard) })
 }
 
 /// A manifest for `name` with `body` appended (TOML).

@@ -111,6 +111,10 @@ impl Intake for StoreIntake {
         Box::pin(async move { self.store.outbox().mark_delivered(OutboxId(outbox_id), None).await.map_err(storage) })
     }
 
+    fn delivered_later(&self, outbox_id: i64) -> BoxFuture<'_, Result<(), IntakeError>> {
+        Box::pin(async move { self.store.outbox().mark_delivered_later(OutboxId(outbox_id)).await.map_err(storage) })
+    }
+
     fn replies(&self) -> &ReplyHub {
         &self.hub
     }

@@ -310,7 +310,7 @@ async fn follow_turn(intake: Arc<dyn Intake>, mut events: ReplySubscription, rec
 
 async fn finish(intake: &Arc<dyn Intake>, outbox_id: i64, tx: &mpsc::Sender<Piece>, last: LastPiece) {
     if tx.send(Piece::Final(Box::new(last))).await.is_ok()
-        && let Err(failure) = intake.delivered(outbox_id).await
+        && let Err(failure) = intake.delivered_later(outbox_id).await
     {
         warn!(%failure, "could not mark an API reply delivered");
     }

@@ -91,6 +91,10 @@ pub trait Intake: Send + Sync + 'static {
     /// Records that a reply reached the user in-band (an HTTP response, the terminal).
     fn delivered(&self, outbox_id: i64) -> BoxFuture<'_, Result<(), IntakeError>>;
 
+    /// Like [`Intake::delivered`], but returns once the record is queued rather than written: for a channel that
+    /// hands over many replies a second and waits for nothing after the hand-over.
+    fn delivered_later(&self, outbox_id: i64) -> BoxFuture<'_, Result<(), IntakeError>>;
+
     /// Live events of every conversation's turns.
     fn replies(&self) -> &ReplyHub;
 }

@@ -227,6 +227,8 @@ impl Store {
         match &self.shared.db {
             Db::Postgres(pool) => pool.close().await,
             Db::Sqlite(pools) => {
+                // Delivery marks nobody waited for are still held by the group commit.
+                pools.turn_writes.flush().await;
                 pools.wal_checkpoints.close().await;
                 pools.reader.close().await;
                 pools.writer.close().await;

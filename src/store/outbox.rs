@@ -287,6 +287,22 @@ impl Outbox {
         Ok(claimed)
     }
 
+    /// Records that the reply was handed over in-band (put into the response of the request that asked for it),
+    /// without waiting for the record to be written. On SQLite it is held and written with other such records within
+    /// about 20 ms or when the store closes (see `turn_write_batch`), so a hand-over costs no commit of its own; an
+    /// unknown `outbox_id` is ignored there. On PostgreSQL it is [`Outbox::mark_delivered`]. Only a crash within
+    /// those 20 ms loses the record; the reply then stays undelivered, which the repairer ignores for in-band
+    /// channels.
+    pub async fn mark_delivered_later(&self, outbox_id: OutboxId) -> Result<(), StoreError> {
+        match &self.shared.db {
+            Db::Sqlite(pools) => {
+                let mark = DeliveryMark { outbox_id: outbox_id.0, platform_message_id: None, at_ms: now_ms() };
+                pools.turn_writes.write_later(mark, "mark reply delivered").await
+            }
+            Db::Postgres(_) => self.mark_delivered(outbox_id, None).await,
+        }
+    }
+
     /// Records that the platform accepted the reply. Idempotent: a second call changes nothing.
     pub async fn mark_delivered(
         &self,

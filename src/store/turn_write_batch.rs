@@ -14,9 +14,11 @@
 //! write fails only its own caller.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use sqlx::SqlitePool;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use super::StoreError;
 use super::group_commit::{Gathered, Gathering, Pending, gather, submit};
@@ -29,6 +31,9 @@ use super::turn_write_script;
 const MAX_BATCH: usize = 64;
 /// How often the gatherer yields while waiting for a batch as large as its previous one.
 const MAX_YIELDS: usize = 8;
+/// Longest a delivery mark nobody waits for is held for others to join it (a little longer under load: until the
+/// batch in hand is written).
+const LATER_WAIT: Duration = Duration::from_millis(20);
 
 /// A reply with its outbox entry and the answered message's new status (see `outbox`).
 pub(crate) struct ReplyWrite {
@@ -78,13 +83,24 @@ type PendingWrite = Pending<TurnWrite, Outcome>;
 #[derive(Clone, Debug)]
 pub(crate) struct TurnWriteBatcher {
     writes: mpsc::Sender<PendingWrite>,
+    /// Asks the gatherer to write the marks it holds now; answered once they are written.
+    flushes: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl TurnWriteBatcher {
     pub(crate) fn spawn(writer: SqlitePool) -> TurnWriteBatcher {
         let (writes, receiver) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run(receiver, writer));
-        TurnWriteBatcher { writes }
+        let (flushes, flush_requests) = mpsc::channel(4);
+        tokio::spawn(run(receiver, flush_requests, writer));
+        TurnWriteBatcher { writes, flushes }
+    }
+
+    /// Writes the delivery marks queued by [`TurnWriteBatcher::write_later`] now (before the store closes).
+    pub(crate) async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.flushes.send(done).await.is_ok() {
+            let _ = written.await;
+        }
     }
 
     /// Writes `write` in the next batch and returns what its statements returned once that batch committed.
@@ -92,33 +108,104 @@ impl TurnWriteBatcher {
     pub(crate) async fn write(&self, write: TurnWrite, op: &'static str) -> Result<TurnWritten, StoreError> {
         submit(&self.writes, write, op).await?.map_err(StoreError::query(op))
     }
+
+    /// Queues a delivery mark without waiting for it: it is written with other such marks within about
+    /// [`LATER_WAIT`], or by [`TurnWriteBatcher::flush`]. Fails only when the writer has stopped.
+    pub(crate) async fn write_later(&self, mark: DeliveryMark, op: &'static str) -> Result<(), StoreError> {
+        // The answer's receiver is dropped at once, which is how the gatherer knows nobody waits.
+        let (reply, _) = oneshot::channel();
+        self.writes
+            .send(Pending { row: TurnWrite::Mark(mark), reply })
+            .await
+            .map_err(|_| StoreError::WriterStopped { op })
+    }
 }
 
 /// Gathers what is queued, writes it as one transaction and answers every caller. SQLite has one writer, so one
 /// gatherer: writes that arrive while a batch waits for the writer join the next one.
-async fn run(mut receiver: mpsc::Receiver<PendingWrite>, writer: SqlitePool) {
+///
+/// Delivery marks nobody waits for ([`TurnWriteBatcher::write_later`]) are held back and written together, after the
+/// batch in hand, once [`MAX_BATCH`] of them are held or the oldest has waited [`LATER_WAIT`], when no other write
+/// comes for that long, or when the store closes. Written with each turn's other writes, a mark dirtied pages of
+/// `outbox`, `messages` and their indexes that the turn's reply had just written, so each was encrypted and
+/// appended to the WAL again; held, many marks share those pages and one commit, and no reply waits for them.
+async fn run(
+    mut receiver: mpsc::Receiver<PendingWrite>,
+    mut flush_requests: mpsc::Receiver<oneshot::Sender<()>>,
+    writer: SqlitePool,
+) {
     let gathering = Gathering { max_batch: MAX_BATCH, max_yields: MAX_YIELDS };
     let mut previous_size = 1;
+    let mut later: Vec<PendingWrite> = Vec::new();
+    // When the oldest of `later` was queued.
+    let mut held_since = Instant::now();
     loop {
-        let Gathered::Batch(batch) = gather(&mut receiver, previous_size, gathering, std::future::pending()).await
-        else {
-            return;
-        };
-        previous_size = batch.len();
-        let (writes, replies): (Vec<TurnWrite>, Vec<_>) =
-            batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
-        let outcomes: Vec<Outcome> = match write_together(&writer, &writes).await {
-            Ok(written) => written.into_iter().map(Ok).collect(),
-            Err(error) if writes.len() == 1 => vec![Err(error)],
-            Err(error) => {
-                tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
-                write_each_alone(&writer, &writes).await
+        let mut flush_request = None;
+        let idle = async {
+            let due = async {
+                if later.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(LATER_WAIT).await;
+            };
+            tokio::select! {
+                Some(request) = flush_requests.recv() => flush_request = Some(request),
+                () = due => {}
             }
         };
-        for (outcome, reply) in outcomes.into_iter().zip(replies) {
-            // The caller may have given up waiting; the write is committed regardless.
-            let _ = reply.send(Ok(outcome));
+        match gather(&mut receiver, previous_size, gathering, idle).await {
+            Gathered::Batch(batch) => {
+                let (waited_for, not_waited_for): (Vec<_>, Vec<_>) = batch.into_iter().partition(is_waited_for);
+                if later.is_empty() && !not_waited_for.is_empty() {
+                    held_since = Instant::now();
+                }
+                later.extend(not_waited_for);
+                if !waited_for.is_empty() {
+                    previous_size = waited_for.len();
+                    write_batch(&writer, waited_for).await;
+                }
+                if later.len() >= MAX_BATCH || (!later.is_empty() && held_since.elapsed() >= LATER_WAIT) {
+                    write_batch(&writer, std::mem::take(&mut later)).await;
+                }
+            }
+            Gathered::Idle => {
+                if !later.is_empty() {
+                    write_batch(&writer, std::mem::take(&mut later)).await;
+                }
+                if let Some(done) = flush_request {
+                    let _ = done.send(());
+                }
+            }
+            Gathered::Closed => {
+                if !later.is_empty() {
+                    write_batch(&writer, later).await;
+                }
+                return;
+            }
         }
+    }
+}
+
+/// Whether a caller waits for this write's outcome; only delivery marks are ever queued without one.
+fn is_waited_for(pending: &PendingWrite) -> bool {
+    !(matches!(pending.row, TurnWrite::Mark(_)) && pending.reply.is_closed())
+}
+
+/// Writes `batch` as one transaction (each write alone if that fails) and answers each caller still waiting.
+async fn write_batch(writer: &SqlitePool, batch: Vec<PendingWrite>) {
+    let (writes, replies): (Vec<TurnWrite>, Vec<_>) =
+        batch.into_iter().map(|pending| (pending.row, pending.reply)).unzip();
+    let outcomes: Vec<Outcome> = match write_together(writer, &writes).await {
+        Ok(written) => written.into_iter().map(Ok).collect(),
+        Err(error) if writes.len() == 1 => vec![Err(error)],
+        Err(error) => {
+            tracing::debug!(size = writes.len(), %error, "a batch of writes failed; writing each alone");
+            write_each_alone(writer, &writes).await
+        }
+    };
+    for (outcome, reply) in outcomes.into_iter().zip(replies) {
+        // The caller may have given up waiting (or never waited); the write is committed regardless.
+        let _ = reply.send(Ok(outcome));
     }
 }
 

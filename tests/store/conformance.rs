@@ -38,6 +38,7 @@ on_both_backends!(
     stored_messages_name_the_message_they_follow,
     outbox_claim_lease_and_delivery,
     concurrent_delivery_marks_each_land,
+    hand_overs_recorded_later_all_land,
     turn_usage_is_stored_with_the_reply,
     failed_transaction_leaves_nothing_behind,
     jobs_lifecycle,
@@ -340,6 +341,35 @@ async fn concurrent_delivery_marks_each_land(t: &TestStore) {
         assert_eq!(stored.platform_message_id, platform_id(n), "reply {n}");
         assert_eq!(stored.body, format!("reply {n}"));
     }
+}
+
+/// In-band hand-overs are recorded without waiting for the write (on SQLite they are held to share a commit): each
+/// lands soon on its own, and those still held when the store closes are written by the close, not dropped.
+async fn hand_overs_recorded_later_all_land(t: &TestStore) {
+    let conversation_id = t.store.conversations().get_or_create("api", "chat-hand-overs").await.unwrap();
+    let outbox = t.store.outbox();
+    let mut queued = Vec::new();
+    for n in 0..6 {
+        queued.push(outbox.enqueue_reply(conversation_id, None, &format!("reply {n}")).await.unwrap().reply());
+    }
+    outbox.mark_delivered_later(queued[0].outbox_id).await.unwrap();
+    outbox.mark_delivered_later(queued[1].outbox_id).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while outbox.undelivered_count().await.unwrap() > 4 {
+        assert!(tokio::time::Instant::now() < deadline, "two hand-overs still unrecorded after 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    for reply in &queued[2..] {
+        outbox.mark_delivered_later(reply.outbox_id).await.unwrap();
+    }
+    t.store.close().await;
+    let reopened = t.reopen(&t.master_key).await.unwrap();
+    assert_eq!(reopened.outbox().undelivered_count().await.unwrap(), 0, "a hand-over held at close was lost");
+    let history = reopened.conversations().history(conversation_id, 10).await.unwrap();
+    assert_eq!(history.len(), 6);
+    assert!(history.iter().all(|message| message.status == MessageStatus::Delivered), "{history:?}");
+    reopened.close().await;
 }
 
 async fn turn_usage_is_stored_with_the_reply(t: &TestStore) {

@@ -204,8 +204,10 @@ async fn write_batch(writer: &SqlitePool, batch: Vec<PendingWrite>) {
         }
     };
     for (outcome, reply) in outcomes.into_iter().zip(replies) {
-        // The caller may have given up waiting (or never waited); the write is committed regardless.
-        let _ = reply.send(Ok(outcome));
+        // The caller may have given up waiting (or never waited); then only a failure is worth a line in the log.
+        if let Err(Ok(Err(error))) = reply.send(Ok(outcome)) {
+            tracing::warn!(%error, "a write nobody waited for failed");
+        }
     }
 }
 

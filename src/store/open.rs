@@ -64,8 +64,8 @@ pub(crate) fn parse_target(config: &DatabaseConfig, data_dir: &Path) -> Result<T
 /// connection (see [`sqlite_reader_limit`]).
 const READER_CACHE_SIZE: &str = "-32768";
 
-/// Rows the writer connection's thread may hand back before the caller has taken any: more than any one batch
-/// returns (a batch of turn writes at most 128, of inbound messages 256). sqlx streams each row of a command to the
+/// Rows the writer connection's thread may hand back before the caller has taken any: four times the most a batch of
+/// turn writes returns (64 writes; a reply returns its row and its outbox entry's). sqlx streams each row to the
 /// waiting task through a channel of this size (50 by default), and a full channel parks the writer thread until
 /// that task, queued behind every other ready task, drains it; the batch's commit waited for that. Measured in the
 /// agent benchmark at 256 conversations: 3.0 context switches per turn with the default, 1.0 with this.

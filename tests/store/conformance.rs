@@ -308,16 +308,28 @@ async fn outbox_claim_lease_and_delivery(t: &TestStore) {
     assert!(matches!(error, StoreError::NotFound { what: "conversation", .. }), "{error}");
 }
 
+/// A new conversation `(channel, chat)` with `count` replies queued for delivery ("reply 0", "reply 1", …).
+async fn queue_replies(
+    t: &TestStore,
+    channel: &str,
+    chat: &str,
+    count: usize,
+) -> (chitin::store::ConversationId, Vec<chitin::store::QueuedReply>) {
+    let conversation_id = t.store.conversations().get_or_create(channel, chat).await.unwrap();
+    let mut queued = Vec::new();
+    for n in 0..count {
+        queued
+            .push(t.store.outbox().enqueue_reply(conversation_id, None, &format!("reply {n}")).await.unwrap().reply());
+    }
+    (conversation_id, queued)
+}
+
 /// Many replies marked delivered at once (SQLite commits the marks queued together in one script): each mark lands
 /// on its own reply with its own platform id, a mark of an unknown entry fails alone, and a later mark without a
 /// platform id keeps the one already stored.
 async fn concurrent_delivery_marks_each_land(t: &TestStore) {
-    let conversation_id = t.store.conversations().get_or_create("telegram", "chat-marks").await.unwrap();
+    let (conversation_id, queued) = queue_replies(t, "telegram", "chat-marks", 40).await;
     let outbox = t.store.outbox();
-    let mut queued = Vec::new();
-    for n in 0..40 {
-        queued.push(outbox.enqueue_reply(conversation_id, None, &format!("reply {n}")).await.unwrap().reply());
-    }
     let platform_id = |n: usize| n.is_multiple_of(2).then(|| format!("sent:{n}"));
     let marks = queued.iter().enumerate().map(|(n, reply)| {
         let outbox = t.store.outbox();
@@ -346,12 +358,8 @@ async fn concurrent_delivery_marks_each_land(t: &TestStore) {
 /// In-band hand-overs are recorded without waiting for the write (on SQLite they are held to share a commit): each
 /// lands soon on its own, and those still held when the store closes are written by the close, not dropped.
 async fn hand_overs_recorded_later_all_land(t: &TestStore) {
-    let conversation_id = t.store.conversations().get_or_create("api", "chat-hand-overs").await.unwrap();
+    let (conversation_id, queued) = queue_replies(t, "api", "chat-hand-overs", 6).await;
     let outbox = t.store.outbox();
-    let mut queued = Vec::new();
-    for n in 0..6 {
-        queued.push(outbox.enqueue_reply(conversation_id, None, &format!("reply {n}")).await.unwrap().reply());
-    }
     outbox.mark_delivered_later(queued[0].outbox_id).await.unwrap();
     outbox.mark_delivered_later(queued[1].outbox_id).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
